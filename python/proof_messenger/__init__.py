@@ -1,0 +1,58 @@
+"""proof-messenger: sign the exact business action, verify it strictly.
+
+>>> import proof_messenger as pm
+>>> key = pm.SigningKey.generate()
+>>> proof = pm.sign({"action": "wire", "amount": "50000.00", "subject": "alice"}, key, audience="payments-api")
+>>> result = pm.verify(proof.to_json(), trusted_keys=key.verifying_key, audience="payments-api")
+>>> result.valid, result.code
+(True, None)
+"""
+
+from ._api import (
+    DEFAULT_MAX_AGE_MS,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_SKEW_MS,
+    now_ms,
+    sign,
+    verify,
+    verify_batch,
+)
+from ._core import (
+    Proof,
+    SigningKey,
+    VerificationResult,
+    VerifyingKey,
+    __version__,
+    canonicalize,
+    canonicalize_json,
+    context_digest,
+    fingerprint,
+)
+from .errors import ERROR_CODES, ErrorCode, ProofMessengerError
+
+parse_proof = Proof.from_json
+
+__all__ = [
+    "DEFAULT_MAX_AGE_MS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_SKEW_MS",
+    "ERROR_CODES",
+    "ErrorCode",
+    "Proof",
+    "ProofMessengerError",
+    "SigningKey",
+    "VerificationResult",
+    "VerifyingKey",
+    "__version__",
+    "canonicalize",
+    "canonicalize_json",
+    "context_digest",
+    "fingerprint",
+    "now_ms",
+    "parse_proof",
+    "sign",
+    "verify",
+    "verify_batch",
+]

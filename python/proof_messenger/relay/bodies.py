@@ -1,0 +1,81 @@
+"""Reading request bodies with hard limits, before anything parses them.
+
+The size limit is enforced while the body streams in: a declared
+Content-Length above the limit is refused without reading, and a chunked or
+lying body is cut off at the first byte over the limit, so memory stays
+bounded by the limit. A body that does not finish within ``timeout_s`` is
+refused (slowloris). Admin and challenge bodies are then parsed as strict
+JSON (no duplicate keys, no NaN/Infinity) and validated by a pydantic model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect, Request
+
+from . import errors
+from .errors import RelayError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_body(request: Request, *, limit: int, media_types: tuple[str, ...], timeout_s: float) -> bytes:
+    if media_type(request) not in media_types:
+        raise RelayError(errors.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {' or '.join(media_types)}")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RelayError(errors.INVALID_REQUEST, "malformed Content-Length")
+        if int(declared) > limit:
+            raise RelayError(errors.INPUT_TOO_LARGE, f"body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise RelayError(errors.INPUT_TOO_LARGE, f"body exceeds {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RelayError(errors.REQUEST_TIMEOUT, f"body not received within {timeout_s:g} s") from None
+    except ClientDisconnect:
+        raise RelayError(errors.INVALID_REQUEST, "client disconnected while sending the body") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate object key")
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_model(body: bytes, model: type[M]) -> M:
+    """Strict JSON + pydantic validation; any failure is a 400 invalid_request."""
+    try:
+        obj = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        # Lone surrogates survive json.loads but are not Unicode text: refuse them here.
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RelayError(errors.INVALID_REQUEST, "body contains an unpaired surrogate") from None
+    except (ValueError, RecursionError) as exc:
+        raise RelayError(errors.INVALID_REQUEST, f"body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(obj, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise RelayError(errors.INVALID_REQUEST, f"{where}: {first.get('msg', 'invalid')}") from None

@@ -1,0 +1,248 @@
+"""Relay configuration: defaults < TOML file < environment < command-line flags.
+
+Every setting has one name used everywhere: the TOML key (top level or under a
+``[relay]`` table), the environment variable ``PROOF_MESSENGER_<NAME>`` and the
+flag ``--name-with-dashes``. Defaults are the secure ones: loopback bind, one
+local data directory, no external service.
+
+>>> cfg = load_config(env={"PROOF_MESSENGER_PORT": "9000"}, flags={"host": "0.0.0.0"})
+>>> (cfg.host, cfg.port, cfg.bind_public)
+('0.0.0.0', 9000, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import sys
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PROOF_MESSENGER_"
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or has a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- server ---------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8787
+    server: str = "uvicorn"  # uvicorn | granian (see docs/RELAY.md for the measurement)
+    user: str = "nobody"  # started as root: drop to this user after binding
+    allow_root: bool = False  # keep root privileges (containers that need it; discouraged)
+    graceful_timeout_s: float = 10.0  # in-flight requests drain for this long on SIGTERM
+    # --- storage --------------------------------------------------------------
+    data_dir: Path = Path("data")
+    redis_url: str | None = None  # nonces, challenges and rate limits in Redis
+    sqlite_synchronous: str = "normal"  # normal: survives process crashes; full: power loss
+    # --- secrets (never printed) ----------------------------------------------
+    admin_token: str | None = field(default=None, repr=False)
+    admin_token_file: Path | None = None  # default <data_dir>/admin.token
+    # --- request limits -------------------------------------------------------
+    max_body_bytes: int = 65_536
+    max_batch_bytes: int = 4 * 1024 * 1024
+    max_batch_count: int = 1000
+    max_depth: int = 32
+    body_timeout_s: float = 10.0
+    # --- verification policy --------------------------------------------------
+    max_age_ms: int = 300_000
+    max_skew_ms: int = 30_000
+    challenge_ttl_ms: int = 120_000
+    require_challenge: bool = False
+    # --- rate limits (limits library notation, per client / per subject) -------
+    rate_limit_client: str = "1000/second"
+    rate_limit_subject: str = "60/minute"
+    rate_limit_strategy: str = "sliding-window"  # sliding-window | moving-window | fixed-window
+    # --- events and audit -----------------------------------------------------
+    decision_log: str = "-"  # "-" = stdout, "" = off, else a file path
+    log_context: bool = False  # include the verified context in decision events
+    log_level: str = "info"
+    audit_fsync: bool = True  # receipts are returned only after the audit batch is fsynced
+    # --- demo -----------------------------------------------------------------
+    demo: bool = False
+    demo_audience: str = "demo-bank"
+    wasm_dir: Path | None = None  # the built WASM package (wasm/dist); found automatically
+
+    @property
+    def bind_public(self) -> bool:
+        return self.host not in ("127.0.0.1", "::1", "localhost")
+
+    def resolved_admin_token_file(self) -> Path:
+        return self.admin_token_file or self.data_dir / "admin.token"
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Config)}
+_SYNCHRONOUS = ("normal", "full")
+_STRATEGIES = ("sliding-window", "moving-window", "fixed-window")
+_SERVERS = ("uvicorn", "granian")
+
+
+def _field_type(name: str) -> Any:
+    hints = typing.get_type_hints(Config)
+    tp = hints[name]
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+def _coerce(name: str, value: Any) -> Any:
+    tp = _field_type(name)
+    if value is None:
+        return None
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if tp is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if tp is Path:
+            return Path(os.path.expanduser(str(value)))
+        if tp is str:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r}: {value!r} is not a valid {tp.__name__}") from None
+    raise ConfigError(f"setting {name!r}: unsupported type")  # pragma: no cover
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    table = raw.pop("relay", {})
+    if not isinstance(table, dict):
+        raise ConfigError("config file: [relay] must be a table")
+    merged = {**raw, **table}
+    unknown = sorted(set(merged) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return merged
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in FIELDS:
+        key = ENV_PREFIX + name.upper()
+        if key in env and env[key] != "":
+            out[name] = env[key]
+    return out
+
+
+def load_config(
+    *,
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Config:
+    """Merges the sources (flags > env > file > defaults) and validates the result.
+
+    ``config_file`` defaults to ``$PROOF_MESSENGER_CONFIG``; flags whose value
+    is ``None`` are treated as not given.
+    """
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    unknown = sorted(set(flags) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    values: dict[str, Any] = {}
+    if path:
+        values.update(_from_file(Path(path)))
+    values.update(_from_env(env))
+    values.update(flags)
+    cfg = Config(**{name: _coerce(name, value) for name, value in values.items()})
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: Config) -> None:
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    check(0 <= cfg.port <= 65535, "port must be 0..65535")
+    check(cfg.server in _SERVERS, f"server must be one of {_SERVERS}")
+    check(cfg.sqlite_synchronous in _SYNCHRONOUS, f"sqlite_synchronous must be one of {_SYNCHRONOUS}")
+    check(cfg.rate_limit_strategy in _STRATEGIES, f"rate_limit_strategy must be one of {_STRATEGIES}")
+    check(0 < cfg.max_body_bytes <= cfg.max_batch_bytes, "need 0 < max_body_bytes <= max_batch_bytes")
+    check(cfg.max_batch_count >= 1, "max_batch_count must be >= 1")
+    check(1 <= cfg.max_depth <= 128, "max_depth must be 1..128")
+    check(cfg.body_timeout_s > 0, "body_timeout_s must be > 0")
+    check(cfg.max_age_ms > 0 and cfg.max_skew_ms >= 0, "max_age_ms must be > 0, max_skew_ms >= 0")
+    check(cfg.challenge_ttl_ms > 0, "challenge_ttl_ms must be > 0")
+    check(cfg.admin_token is None or len(cfg.admin_token) >= 32, "admin_token must have >= 32 characters")
+    if cfg.redis_url is not None:
+        check(cfg.redis_url.startswith(("redis://", "rediss://", "unix://")), "redis_url must be redis://, rediss:// or unix://")
+    for spec in (cfg.rate_limit_client, cfg.rate_limit_subject):
+        from limits import parse_many
+
+        try:
+            parse_many(spec)
+        except ValueError:
+            raise ConfigError(f"invalid rate limit {spec!r} (e.g. '100/second', '60/minute')") from None
+
+
+def ensure_data_dir(cfg: Config) -> Path:
+    """Creates the data directory (mode 0700) if needed and returns it."""
+    cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return cfg.data_dir
+
+
+def admin_token(cfg: Config, *, announce: typing.TextIO | None = sys.stderr) -> str:
+    """The admin token: from the config/env, else the token file, else a new one.
+
+    A new token is written to ``<data_dir>/admin.token`` with mode 0600 and
+    printed once to ``announce``; it is never logged afterwards.
+    """
+    if cfg.admin_token:
+        return cfg.admin_token
+    path = cfg.resolved_admin_token_file()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if token:
+        if len(token) < 32:
+            raise ConfigError(f"admin token in {path} is shorter than 32 characters")
+        return token
+    ensure_data_dir(cfg)
+    token = "pma_" + secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its token
+        return admin_token(cfg, announce=None)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    if announce is not None:
+        announce.write(
+            f"proof-messenger relay: generated an admin token (stored in {path}, mode 0600):\n  {token}\n"
+        )
+        announce.flush()
+    return token

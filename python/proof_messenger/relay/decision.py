@@ -1,0 +1,70 @@
+"""A decision: the relay's verdict on one proof, as the event, audit and HTTP
+layers see it. Built by the pipeline; never carries secrets (no signature, no
+credentials).
+
+>>> d = Decision(valid=False, code="bad_signature", detail="signature does not verify",
+...              audience="bank", decided_at_ms=1, client_id="cli_1")
+>>> d.verdict()["code"]
+'bad_signature'
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+
+def b64url(data: bytes | None) -> str | None:
+    return None if data is None else base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass(slots=True)
+class Decision:
+    valid: bool
+    code: str | None
+    detail: str | None
+    audience: str  # the audience the relay expected (the client's)
+    decided_at_ms: int
+    client_id: str | None
+    subject: str | None = None
+    key_id: str | None = None  # RFC 7638 thumbprint of the proof's key
+    enrollment_id: str | None = None  # the registry row that vouched for the key
+    nonce: str | None = None
+    timestamp_ms: int | None = None
+    context: dict[str, Any] | None = None  # only set when the proof is valid
+    context_digest: bytes | None = None
+    receipt_id: str | None = None
+
+    def verdict(self) -> dict[str, Any]:
+        """The HTTP response object for this decision."""
+        return {
+            "valid": self.valid,
+            "code": self.code,
+            "detail": self.detail,
+            "subject": self.subject,
+            "keyId": self.key_id,
+            "enrollmentId": self.enrollment_id,
+            "audience": self.audience,
+            "nonce": self.nonce,
+            "timestamp": self.timestamp_ms,
+            "context": self.context,
+            "contextDigest": b64url(self.context_digest),
+            "receiptId": self.receipt_id,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The fields an event or audit entry carries (no context)."""
+        return {
+            "valid": self.valid,
+            "code": self.code,
+            "client": self.client_id,
+            "subject": self.subject,
+            "keyId": self.key_id,
+            "enrollmentId": self.enrollment_id,
+            "audience": self.audience,
+            "nonce": self.nonce,
+            "proofTimestamp": self.timestamp_ms,
+            "contextDigest": b64url(self.context_digest),
+            "decidedAt": self.decided_at_ms,
+        }

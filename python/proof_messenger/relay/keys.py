@@ -1,0 +1,205 @@
+"""The key registry: which public keys may sign for which subject, and when.
+
+A proof is only as trustworthy as this table: the relay accepts a proof's key
+only if it is enrolled for ``context["subject"]``, not revoked and inside its
+validity window *now* — never because the proof carries it. Revocation is a
+row update read by the next request (there is no cache).
+
+>>> from proof_messenger.relay.db import SqliteDatabase
+>>> reg = SqlKeyRegistry(SqliteDatabase(":memory:"))
+>>> rec = reg.enroll("alice", b"\\x01" * 32, key_id="kid-1", now_ms=1000)
+>>> [r.key_id for r in reg.active_keys(["alice"], now_ms=2000)["alice"]]
+['kid-1']
+>>> reg.revoke(rec.id, now_ms=3000).revoked_at_ms
+3000
+>>> reg.active_keys(["alice"], now_ms=4000)
+{}
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .db import Database
+
+
+class AlreadyEnrolled(Exception):
+    """The key is already enrolled (and not revoked) for the subject."""
+
+    def __init__(self, existing: KeyRecord) -> None:
+        super().__init__(f"key {existing.key_id} is already enrolled for this subject as {existing.id}")
+        self.existing = existing
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    id: str  # enrollment id, used by the admin API
+    subject: str
+    key_id: str  # RFC 7638 thumbprint of the key (what a verdict reports)
+    public_key: bytes  # raw 32-byte Ed25519 key
+    label: str | None
+    not_before_ms: int | None
+    not_after_ms: int | None
+    created_at_ms: int
+    revoked_at_ms: int | None
+
+    def active_at(self, now_ms: int) -> bool:
+        return (
+            self.revoked_at_ms is None
+            and (self.not_before_ms is None or self.not_before_ms <= now_ms)
+            and (self.not_after_ms is None or now_ms < self.not_after_ms)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "keyId": self.key_id,
+            "publicKey": base64.b64encode(self.public_key).decode("ascii"),
+            "label": self.label,
+            "notBefore": self.not_before_ms,
+            "notAfter": self.not_after_ms,
+            "createdAt": self.created_at_ms,
+            "revokedAt": self.revoked_at_ms,
+        }
+
+
+class KeyRegistry(Protocol):
+    """Storage of enrolled keys. Implementations must be thread-safe."""
+
+    def enroll(
+        self,
+        subject: str,
+        public_key: bytes,
+        *,
+        key_id: str,
+        label: str | None = None,
+        not_before_ms: int | None = None,
+        not_after_ms: int | None = None,
+        now_ms: int,
+    ) -> KeyRecord: ...
+
+    def get(self, enrollment_id: str) -> KeyRecord | None: ...
+
+    def list(
+        self, *, subject: str | None = None, include_revoked: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[KeyRecord]: ...
+
+    def revoke(self, enrollment_id: str, *, now_ms: int) -> KeyRecord | None: ...
+
+    def active_keys(self, subjects: Iterable[str], *, now_ms: int) -> dict[str, list[KeyRecord]]:
+        """Keys valid at ``now_ms`` for each subject that has any (one query)."""
+        ...
+
+    def ping(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pm_keys (
+    id            TEXT PRIMARY KEY,
+    subject       TEXT NOT NULL,
+    key_id        TEXT NOT NULL,
+    public_key    BLOB NOT NULL,
+    label         TEXT,
+    not_before_ms BIGINT,
+    not_after_ms  BIGINT,
+    created_at_ms BIGINT NOT NULL,
+    revoked_at_ms BIGINT
+);
+CREATE INDEX IF NOT EXISTS pm_keys_subject ON pm_keys (subject);
+CREATE UNIQUE INDEX IF NOT EXISTS pm_keys_active ON pm_keys (subject, key_id) WHERE revoked_at_ms IS NULL;
+"""
+
+_COLUMNS = "id, subject, key_id, public_key, label, not_before_ms, not_after_ms, created_at_ms, revoked_at_ms"
+# SQLite limits host parameters per statement (32766 since 3.32); batches look up <= 1000 subjects.
+_IN_CHUNK = 500
+
+
+def _record(row: Any) -> KeyRecord:
+    return KeyRecord(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6], row[7], row[8])
+
+
+class SqlKeyRegistry:
+    """:class:`KeyRegistry` over plain SQL (SQLite here, PostgreSQL-compatible)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.executescript(_SCHEMA)
+
+    def enroll(
+        self,
+        subject: str,
+        public_key: bytes,
+        *,
+        key_id: str,
+        label: str | None = None,
+        not_before_ms: int | None = None,
+        not_after_ms: int | None = None,
+        now_ms: int,
+    ) -> KeyRecord:
+        rec = KeyRecord(
+            "key_" + secrets.token_hex(10), subject, key_id, bytes(public_key), label,
+            not_before_ms, not_after_ms, now_ms, None,
+        )
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                f"SELECT {_COLUMNS} FROM pm_keys WHERE subject = ? AND key_id = ? AND revoked_at_ms IS NULL",
+                (subject, key_id),
+            ).fetchone()
+            if row is not None:
+                raise AlreadyEnrolled(_record(row))
+            tx.execute(
+                f"INSERT INTO pm_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.id, rec.subject, rec.key_id, rec.public_key, rec.label,
+                 rec.not_before_ms, rec.not_after_ms, rec.created_at_ms, None),
+            )
+        return rec
+
+    def get(self, enrollment_id: str) -> KeyRecord | None:
+        row = self.db.query_one(f"SELECT {_COLUMNS} FROM pm_keys WHERE id = ?", (enrollment_id,))
+        return None if row is None else _record(row)
+
+    def list(
+        self, *, subject: str | None = None, include_revoked: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[KeyRecord]:
+        where, params = [], []
+        if subject is not None:
+            where.append("subject = ?")
+            params.append(subject)
+        if not include_revoked:
+            where.append("revoked_at_ms IS NULL")
+        sql = f"SELECT {_COLUMNS} FROM pm_keys"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at_ms, id LIMIT ? OFFSET ?"
+        return [_record(r) for r in self.db.query_all(sql, (*params, limit, offset))]
+
+    def revoke(self, enrollment_id: str, *, now_ms: int) -> KeyRecord | None:
+        # Idempotent: the first revocation time is kept.
+        self.db.execute(
+            "UPDATE pm_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL", (now_ms, enrollment_id)
+        )
+        return self.get(enrollment_id)
+
+    def active_keys(self, subjects: Iterable[str], *, now_ms: int) -> dict[str, list[KeyRecord]]:
+        wanted = list(dict.fromkeys(subjects))
+        out: dict[str, list[KeyRecord]] = {}
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i : i + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.query_all(
+                f"SELECT {_COLUMNS} FROM pm_keys WHERE subject IN ({marks}) AND revoked_at_ms IS NULL"
+                " AND (not_before_ms IS NULL OR not_before_ms <= ?) AND (not_after_ms IS NULL OR not_after_ms > ?)",
+                (*chunk, now_ms, now_ms),
+            )
+            for row in rows:
+                rec = _record(row)
+                out.setdefault(rec.subject, []).append(rec)
+        return out
+
+    def ping(self) -> None:
+        self.db.query_one("SELECT 1 FROM pm_keys LIMIT 1")

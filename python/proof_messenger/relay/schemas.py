@@ -1,0 +1,126 @@
+"""The JSON shapes of the HTTP API (pydantic), for validation of admin bodies
+and for the OpenAPI document. Verification bodies are not parsed by these
+models: proof bytes go to the core parser untouched."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_TEXT = r"^[^\x00]+$"  # no NUL: the registry must fit PostgreSQL TEXT too
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Strict):
+    code: str = Field(description="Stable snake_case code (docs/RELAY.md).")
+    detail: str
+
+
+class ErrorBody(_Strict):
+    error: ErrorDetail
+
+
+class Proof(BaseModel):
+    """A proof (docs/PROTOCOL.md). Sent as the raw request body; the core parses it."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1]
+    algorithm: Literal["Ed25519"]
+    context: dict[str, Any] = Field(description='The signed business request; context["subject"] names the signer.')
+    audience: str
+    timestamp: int = Field(description="Unix time in milliseconds.")
+    nonce: str = Field(description="base64url, 16 to 64 bytes.")
+    publicKey: str = Field(description="base64 raw 32-byte Ed25519 key or SPKI DER.")
+    signature: str = Field(description="base64, 64 bytes.")
+
+
+class Verdict(_Strict):
+    valid: bool = Field(description="True only if every check passed and the nonce was consumed now.")
+    code: str | None = Field(description="Reason code when invalid (core codes plus the relay's verdict codes).")
+    detail: str | None
+    subject: str | None
+    keyId: str | None = Field(description="RFC 7638 thumbprint of the proof's key.")
+    enrollmentId: str | None = Field(description="Registry entry that vouched for the key (valid proofs).")
+    audience: str = Field(description="The audience the relay required (the client's).")
+    nonce: str | None
+    timestamp: int | None
+    context: dict[str, Any] | None = Field(description="The verified context (valid proofs only).")
+    contextDigest: str | None = Field(description="base64url SHA-256 of the canonical context.")
+    receiptId: str | None = Field(description="Audit log receipt for this decision.")
+
+
+class BatchVerdicts(_Strict):
+    results: list[Verdict]
+    valid: int
+    invalid: int
+
+
+class ChallengeRequest(_Strict):
+    subject: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
+    ttlMs: int | None = Field(default=None, ge=1000, le=3_600_000)
+
+
+class ChallengeOut(_Strict):
+    nonce: str = Field(description="Sign a context with this nonce; it is accepted once.")
+    subject: str
+    audience: str
+    expiresAt: int
+
+
+class KeyEnrollRequest(_Strict):
+    subject: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
+    publicKey: str = Field(min_length=1, max_length=4096, description="base64 raw 32 bytes or SPKI DER, or PEM.")
+    label: str | None = Field(default=None, max_length=256, pattern=_TEXT)
+    notBefore: int | None = Field(default=None, ge=0, le=2**53)
+    notAfter: int | None = Field(default=None, ge=0, le=2**53)
+
+
+class KeyOut(_Strict):
+    id: str
+    subject: str
+    keyId: str
+    publicKey: str
+    label: str | None
+    notBefore: int | None
+    notAfter: int | None
+    createdAt: int
+    revokedAt: int | None
+
+
+class KeyList(_Strict):
+    keys: list[KeyOut]
+
+
+class ClientCreateRequest(_Strict):
+    name: str = Field(min_length=1, max_length=256, pattern=_TEXT)
+    audience: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
+
+
+class ClientOut(_Strict):
+    id: str
+    name: str
+    audience: str
+    createdAt: int
+    revokedAt: int | None
+
+
+class ClientCreated(ClientOut):
+    apiKey: str = Field(description="Shown once; the relay keeps only its SHA-256.")
+
+
+class ClientList(_Strict):
+    clients: list[ClientOut]
+
+
+class Health(_Strict):
+    status: str
+    checks: dict[str, str] | None = None
+
+
+# Request bodies documented in OpenAPI: (model or JSON schema, media type).
+NDJSON = "application/x-ndjson"
+JSON = "application/json"

@@ -1,0 +1,75 @@
+//! `proof_messenger._core`: the PyO3 extension under the `proof_messenger` package.
+//!
+//! This crate only converts Python values to the core's types and back, maps
+//! core errors to the Python exception class (`error.rs`), and releases the
+//! GIL around parsing and curve arithmetic. Every decision is the core's.
+#![forbid(unsafe_code)]
+
+mod convert;
+mod error;
+mod keys;
+mod proof;
+mod verify;
+
+use proof_messenger_core::json::{Limits, Value};
+use proof_messenger_core::{canonical, digest, ErrorCode};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::convert::to_value;
+use crate::error::to_py_err;
+
+fn canonical_bytes(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<Vec<u8>> {
+    let value: Value = to_value(obj, max_depth).map_err(|e| to_py_err(py, &e))?;
+    Ok(canonical::canonicalize(&value))
+}
+
+/// RFC 8785 canonical JSON of a Python value.
+#[pyfunction]
+#[pyo3(signature = (obj, *, max_depth = 32))]
+fn canonicalize<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(py, &canonical_bytes(py, obj, max_depth)?))
+}
+
+/// RFC 8785 canonical form of JSON text (bytes or str), parsed strictly.
+#[pyfunction]
+#[pyo3(signature = (data, *, max_bytes = 65_536, max_depth = 32))]
+fn canonicalize_json<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: usize, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = proof::input_bytes(data).map_err(|e| to_py_err(py, &e))?;
+    let limits = Limits { max_bytes, max_depth };
+    let canonical = py.detach(|| canonical::canonicalize_json(&bytes, &limits)).map_err(|e| to_py_err(py, &e))?;
+    Ok(PyBytes::new(py, &canonical))
+}
+
+/// SHA-256 of the canonical form of a context.
+#[pyfunction]
+#[pyo3(signature = (obj, *, max_depth = 32))]
+fn context_digest<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(py, &digest::context_digest(&canonical_bytes(py, obj, max_depth)?)))
+}
+
+/// The human-comparable fingerprint of a context.
+#[pyfunction]
+#[pyo3(signature = (obj, *, max_depth = 32))]
+fn fingerprint(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<String> {
+    Ok(digest::fingerprint(&digest::context_digest(&canonical_bytes(py, obj, max_depth)?)))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<keys::SigningKey>()?;
+    m.add_class::<keys::VerifyingKey>()?;
+    m.add_class::<proof::Proof>()?;
+    m.add_class::<verify::VerificationResult>()?;
+    m.add_function(wrap_pyfunction!(proof::sign, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::verify_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(canonicalize, m)?)?;
+    m.add_function(wrap_pyfunction!(canonicalize_json, m)?)?;
+    m.add_function(wrap_pyfunction!(context_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(fingerprint, m)?)?;
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    m.add("ERROR_CODES", pyo3::types::PyTuple::new(m.py(), codes)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

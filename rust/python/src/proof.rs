@@ -1,0 +1,160 @@
+//! The `Proof` class and `sign`.
+
+use std::sync::Arc;
+
+use proof_messenger_core::encoding::encode_base64url;
+use proof_messenger_core::json::{Limits, Value};
+use proof_messenger_core::proof::{Envelope, Proof as CoreProof};
+use proof_messenger_core::{Error, ErrorCode};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+use crate::convert::{object_to_python, to_python, to_value};
+use crate::error::{py_error, to_py_err};
+use crate::keys::{SigningKey, VerifyingKey};
+
+/// A parsed, well-formed proof. Parsing does not verify it: see `verify`.
+#[pyclass(frozen, module = "proof_messenger")]
+pub struct Proof {
+    pub(crate) inner: Arc<CoreProof>,
+}
+
+#[pymethods]
+impl Proof {
+    /// Parses proof JSON (bytes or str) under the size and depth limits.
+    #[staticmethod]
+    #[pyo3(signature = (data, *, max_bytes = 65_536, max_depth = 32))]
+    fn from_json(py: Python<'_>, data: &Bound<'_, PyAny>, max_bytes: usize, max_depth: usize) -> PyResult<Proof> {
+        let bytes = input_bytes(data).map_err(|e| to_py_err(py, &e))?;
+        let limits = Limits { max_bytes, max_depth };
+        py.detach(|| CoreProof::parse(&bytes, &limits))
+            .map(|p| Proof { inner: Arc::new(p) })
+            .map_err(|e| to_py_err(py, &e))
+    }
+
+    /// RFC 8785 canonical JSON of the whole proof.
+    fn to_json<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.to_json())
+    }
+
+    /// The proof as a dict (ready for `json.dumps`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.to_value())
+    }
+
+    /// The context (a new dict on each access). Not verified by itself.
+    #[getter]
+    fn context<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        object_to_python(py, self.inner.envelope().context())
+    }
+    /// `context["subject"]`, if present.
+    #[getter]
+    fn subject(&self) -> Option<&str> {
+        self.inner.envelope().subject()
+    }
+    /// The audience the proof is addressed to.
+    #[getter]
+    fn audience(&self) -> &str {
+        self.inner.envelope().audience()
+    }
+    /// The nonce (base64url), the replay-protection key.
+    #[getter]
+    fn nonce(&self) -> &str {
+        self.inner.envelope().nonce()
+    }
+    /// Signing time, Unix milliseconds.
+    #[getter]
+    fn timestamp_ms(&self) -> u64 {
+        self.inner.envelope().timestamp_ms()
+    }
+    /// Key id of the carried public key (which is not trusted by itself).
+    #[getter]
+    fn key_id(&self) -> String {
+        self.inner.key_id()
+    }
+    /// The carried public key, validated (raises for an invalid or weak key).
+    #[getter]
+    fn public_key(&self, py: Python<'_>) -> PyResult<VerifyingKey> {
+        proof_messenger_core::ed25519::PublicKey::from_bytes(self.inner.public_key())
+            .map(|inner| VerifyingKey { inner })
+            .map_err(|e| to_py_err(py, &e))
+    }
+    /// The 64-byte signature.
+    #[getter]
+    fn signature<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.signature())
+    }
+    /// SHA-256 of the canonical context.
+    #[getter]
+    fn context_digest<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.envelope().context_digest())
+    }
+    /// The exact v1 signing payload.
+    #[getter]
+    fn signing_payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.envelope().signing_payload())
+    }
+    /// SHA-256 of the signing payload: the bytes the key signed.
+    #[getter]
+    fn signed_digest<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.envelope().signed_digest())
+    }
+
+    fn __repr__(&self) -> String {
+        let e = self.inner.envelope();
+        format!("Proof(key_id={:?}, audience={:?}, nonce={:?}, timestamp_ms={})", self.inner.key_id(), e.audience(), e.nonce(), e.timestamp_ms())
+    }
+}
+
+/// Copies bytes/bytearray/memoryview/str input (while the GIL is held).
+pub fn input_bytes(data: &Bound<'_, PyAny>) -> Result<Vec<u8>, Error> {
+    if let Ok(s) = data.cast::<PyString>() {
+        return s
+            .to_str()
+            .map(|s| s.as_bytes().to_vec())
+            .map_err(|_| Error::new(ErrorCode::LoneSurrogate, "proof text contains a lone surrogate"));
+    }
+    data.extract::<Vec<u8>>()
+        .or_else(|_| data.call_method0("__bytes__").and_then(|b| b.extract::<Vec<u8>>()))
+        .map_err(|_| Error::new(ErrorCode::InvalidType, "expected bytes, str, dict or Proof"))
+}
+
+/// Signs a context for an audience (the Python wrapper supplies the clock).
+#[pyfunction]
+#[pyo3(signature = (context, key, *, audience, timestamp_ms, nonce = None, max_bytes = 65_536, max_depth = 32))]
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    py: Python<'_>,
+    context: &Bound<'_, PyAny>,
+    key: &SigningKey,
+    audience: String,
+    timestamp_ms: u64,
+    nonce: Option<String>,
+    max_bytes: usize,
+    max_depth: usize,
+) -> PyResult<Proof> {
+    if !context.is_instance_of::<PyDict>() {
+        return Err(py_error(py, ErrorCode::InvalidType, "context must be a dict"));
+    }
+    // The proof object wraps the context: one level of the depth budget is the proof's.
+    let value = to_value(context, max_depth.saturating_sub(1)).map_err(|e| to_py_err(py, &e))?;
+    let Value::Object(object) = value else {
+        return Err(py_error(py, ErrorCode::InvalidType, "context must be a dict"));
+    };
+    let nonce = match nonce {
+        Some(n) => n,
+        None => {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes)
+                .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}")))?;
+            encode_base64url(&bytes)
+        }
+    };
+    let envelope = Envelope::new(object, audience, timestamp_ms, &nonce).map_err(|e| to_py_err(py, &e))?;
+    let proof = envelope.sign(&key.inner);
+    let size = proof.to_json().len();
+    if size > max_bytes {
+        return Err(py_error(py, ErrorCode::InputTooLarge, format!("the proof would be {size} bytes, over max_bytes={max_bytes}")));
+    }
+    Ok(Proof { inner: Arc::new(proof) })
+}

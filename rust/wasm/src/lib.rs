@@ -1,0 +1,133 @@
+//! WebAssembly bindings of `proof-messenger-core`, for the JS package in `wasm/`.
+//!
+//! This crate converts types and maps errors, nothing else: every decision is
+//! the core's. Contexts and proofs cross the boundary as JSON text (the JS glue
+//! has already rejected what JSON cannot carry), binary values as byte arrays,
+//! and every error as a thrown `ProofMessengerError` (see [`error`]).
+//! Private keys never cross it: signing happens in WebCrypto, and this module
+//! only sees the signed digest going out and the signature coming back.
+//!
+//! The raw exports are not a public API: `wasm/index.js` wraps them.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod convert;
+pub mod error;
+
+use proof_messenger_core::json::Limits;
+use proof_messenger_core::verify::Policy;
+use proof_messenger_core::{Error, ErrorCode, Result};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::VerifyOptions;
+use crate::error::to_js;
+
+/// Limits for a context passed on its own (not inside a proof): the core's defaults.
+const CONTEXT_LIMITS: Limits = Limits::DEFAULT;
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    // Canonical JSON of parsed values is always UTF-8; this never fails.
+    String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::InvalidUtf8, "internal: output is not UTF-8"))
+}
+
+/// RFC 8785 canonical form of a context given as JSON text.
+#[wasm_bindgen]
+pub fn canonicalize(context_json: &str) -> core::result::Result<String, JsValue> {
+    convert::canonical_context(context_json.as_bytes(), &CONTEXT_LIMITS).and_then(utf8).map_err(to_js)
+}
+
+/// SHA-256 of the canonical form of a context given as JSON text.
+#[wasm_bindgen(js_name = contextDigest)]
+pub fn context_digest(context_json: &str) -> core::result::Result<Vec<u8>, JsValue> {
+    convert::context_digest(context_json.as_bytes(), &CONTEXT_LIMITS).map(Vec::from).map_err(to_js)
+}
+
+/// Human-comparable fingerprint of a context given as JSON text.
+#[wasm_bindgen]
+pub fn fingerprint(context_json: &str) -> core::result::Result<String, JsValue> {
+    convert::context_digest(context_json.as_bytes(), &CONTEXT_LIMITS)
+        .map(|d| proof_messenger_core::digest::fingerprint(&d))
+        .map_err(to_js)
+}
+
+/// `signed_digest || context_digest || signing payload` of a v1 envelope.
+#[wasm_bindgen]
+pub fn draft(context_json: &str, audience: &str, timestamp_ms: f64, nonce: &str) -> core::result::Result<Vec<u8>, JsValue> {
+    convert::envelope(context_json.as_bytes(), &CONTEXT_LIMITS, audience, timestamp_ms, nonce)
+        .map(|e| convert::draft_bytes(&e))
+        .map_err(to_js)
+}
+
+/// Canonical JSON of the proof assembled from an envelope, a public key
+/// (raw or SPKI) and a signature over the envelope's signed digest.
+#[wasm_bindgen(js_name = assembleProof)]
+pub fn assemble_proof(
+    context_json: &str,
+    audience: &str,
+    timestamp_ms: f64,
+    nonce: &str,
+    public_key: &[u8],
+    signature: &[u8],
+) -> core::result::Result<String, JsValue> {
+    convert::envelope(context_json.as_bytes(), &CONTEXT_LIMITS, audience, timestamp_ms, nonce)
+        .and_then(|e| convert::assemble(e, public_key, signature))
+        .and_then(utf8)
+        .map_err(to_js)
+}
+
+/// Verdict on a proof (JSON text of `{valid, code, detail, ...}`). Throws
+/// only for bad options (keys, numbers); a bad proof is a verdict.
+#[wasm_bindgen(js_name = verifyProof)]
+#[allow(clippy::too_many_arguments)]
+pub fn verify_proof(
+    proof_json: &[u8],
+    trusted_keys: &[u8],
+    audience: &str,
+    now_ms: f64,
+    max_age_ms: f64,
+    max_skew_ms: f64,
+    max_bytes: f64,
+    max_depth: f64,
+) -> core::result::Result<String, JsValue> {
+    let options = || -> Result<VerifyOptions> {
+        Ok(VerifyOptions {
+            trusted: convert::trusted_keys(trusted_keys)?,
+            policy: Policy {
+                audience: audience.to_owned(),
+                now_ms: convert::whole_ms(now_ms, "now")?,
+                max_age_ms: convert::whole_ms(max_age_ms, "maxAgeMs")?,
+                max_skew_ms: convert::whole_ms(max_skew_ms, "maxSkewMs")?,
+            },
+            limits: Limits { max_bytes: convert::limit(max_bytes, "maxBytes")?, max_depth: convert::limit(max_depth, "maxDepth")? },
+        })
+    };
+    options().map(|o| convert::verify_proof(proof_json, &o)).and_then(utf8).map_err(to_js)
+}
+
+/// Strict Ed25519 verification of any message: `false` if the signature does
+/// not verify; throws for a malformed key or signature.
+#[wasm_bindgen(js_name = verifySignature)]
+pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> core::result::Result<bool, JsValue> {
+    convert::verify_signature(public_key, message, signature).map_err(to_js)
+}
+
+/// RFC 7638 key id of a public key (raw or SPKI); throws if the key is invalid.
+#[wasm_bindgen(js_name = keyId)]
+pub fn key_id(public_key: &[u8]) -> core::result::Result<String, JsValue> {
+    convert::key_id(public_key).map_err(to_js)
+}
+
+/// Every stable error code, comma-separated.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> String {
+    convert::error_codes()
+}
+
+/// Panics: lets the tests prove that the JS glue recovers from a trap.
+#[cfg(feature = "debug-panic")]
+#[wasm_bindgen(js_name = __debugPanic)]
+#[allow(clippy::panic)]
+pub fn debug_panic(message: &str) {
+    panic!("debug panic: {message}");
+}

@@ -1,0 +1,110 @@
+// JS values -> JSON text for the WASM module.
+//
+// A JS value can hold what JSON cannot (NaN, undefined, functions, Dates,
+// lone UTF-16 surrogates, cycles), and JSON.stringify would silently turn
+// most of those into something else. So the value is walked first, in
+// document order (depth first, own enumerable string keys in property order),
+// and the first problem found is thrown with the same code the Python package
+// reports for the equivalent Python value. Only then does JSON.stringify
+// produce the text, which the core parses strictly (and canonicalises).
+
+import { ProofMessengerError } from "./errors.js";
+
+/** Default nesting limit, the core's Limits::DEFAULT.max_depth. */
+export const DEFAULT_MAX_DEPTH = 32;
+
+const objectProto = Object.prototype;
+
+function fail(code, detail) {
+  throw new ProofMessengerError(code, detail);
+}
+
+function describe(value) {
+  if (value === undefined) return "undefined";
+  if (typeof value === "function") return "a function";
+  if (typeof value !== "object") return `a ${typeof value}`;
+  const name = Object.getPrototypeOf(value)?.constructor?.name;
+  return name ? `a ${name}` : "an exotic object";
+}
+
+// String.prototype.isWellFormed is in Node 20 and every current browser; the
+// fallback matches it for older engines.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed =
+  typeof "".isWellFormed === "function"
+    ? (s) => s.isWellFormed()
+    : (s) => !LONE_SURROGATE.test(s);
+
+function checkString(s, path) {
+  if (!wellFormed(s)) fail("lone_surrogate", `${path}: string contains a lone surrogate`);
+}
+
+function check(value, depth, maxDepth, path) {
+  switch (typeof value) {
+    case "string":
+      checkString(value, path);
+      return;
+    case "number":
+      if (!Number.isFinite(value)) fail("non_finite_number", `${path}: number is NaN or infinite`);
+      return;
+    case "boolean":
+      return;
+    case "object":
+      break;
+    default:
+      fail("invalid_type", `${path}: ${describe(value)} is not a JSON type`);
+  }
+  if (value === null) return;
+  if (depth >= maxDepth) fail("nesting_too_deep", `${path}: nesting deeper than ${maxDepth}`);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) fail("invalid_type", `${path}[${i}]: array hole is not a JSON value`);
+      check(value[i], depth + 1, maxDepth, path + "[" + i + "]");
+    }
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== objectProto && proto !== null) {
+    fail("invalid_type", `${path}: ${describe(value)} is not a JSON type`);
+  }
+  if (Object.getOwnPropertySymbols(value).length !== 0) {
+    fail("invalid_type", `${path}: object keys must be strings (found a symbol)`);
+  }
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    checkString(key, path);
+    check(value[key], depth + 1, maxDepth, path + "." + key);
+  }
+}
+
+/**
+ * Checks `value` and returns its JSON text.
+ *
+ * @param {unknown} value a JSON value made of plain objects, arrays, strings,
+ *   finite numbers, booleans and null
+ * @param {number} maxDepth deepest accepted nesting (outermost container = 1)
+ * @param {boolean} requireObject whether the top level must be an object (a context)
+ */
+export function toJsonText(value, maxDepth = DEFAULT_MAX_DEPTH, requireObject = false) {
+  if (requireObject && (value === null || typeof value !== "object" || Array.isArray(value))) {
+    fail("invalid_type", `a context must be a plain object, got ${value === null ? "null" : Array.isArray(value) ? "an array" : describe(value)}`);
+  }
+  check(value, 0, maxDepth, "$");
+  return JSON.stringify(value);
+}
+
+/** JSON text (string) or bytes for the WASM module's byte-oriented entry points. */
+export function toJsonBytes(input, maxDepth) {
+  if (typeof input === "string") {
+    // TextEncoder would replace a lone surrogate with U+FFFD and change the input.
+    checkString(input, "$");
+    return encoder.encode(input);
+  }
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  return encoder.encode(toJsonText(input, maxDepth));
+}
+
+const encoder = new TextEncoder();
