@@ -30,51 +30,65 @@ function describe(value) {
 // String.prototype.isWellFormed is in Node 20 and every current browser; the
 // fallback matches it for older engines.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const wellFormed =
+export const wellFormed =
   typeof "".isWellFormed === "function"
     ? (s) => s.isWellFormed()
     : (s) => !LONE_SURROGATE.test(s);
 
-function checkString(s, path) {
-  if (!wellFormed(s)) fail("lone_surrogate", `${path}: string contains a lone surrogate`);
+// The keys and indexes leading to the value being checked: a path is only
+// spelled out when something is wrong, so the common case allocates nothing.
+const trail = [];
+
+function where() {
+  let path = "$";
+  for (const step of trail) path += typeof step === "number" ? `[${step}]` : `.${step}`;
+  return path;
 }
 
-function check(value, depth, maxDepth, path) {
+function checkString(s) {
+  if (!wellFormed(s)) fail("lone_surrogate", `${where()}: string contains a lone surrogate`);
+}
+
+function check(value, depth, maxDepth) {
   switch (typeof value) {
     case "string":
-      checkString(value, path);
+      checkString(value);
       return;
     case "number":
-      if (!Number.isFinite(value)) fail("non_finite_number", `${path}: number is NaN or infinite`);
+      if (!Number.isFinite(value)) fail("non_finite_number", `${where()}: number is NaN or infinite`);
       return;
     case "boolean":
       return;
     case "object":
       break;
     default:
-      fail("invalid_type", `${path}: ${describe(value)} is not a JSON type`);
+      fail("invalid_type", `${where()}: ${describe(value)} is not a JSON type`);
   }
   if (value === null) return;
-  if (depth >= maxDepth) fail("nesting_too_deep", `${path}: nesting deeper than ${maxDepth}`);
+  if (depth >= maxDepth) fail("nesting_too_deep", `${where()}: nesting deeper than ${maxDepth}`);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) fail("invalid_type", `${path}[${i}]: array hole is not a JSON value`);
-      check(value[i], depth + 1, maxDepth, path + "[" + i + "]");
+      trail.push(i);
+      if (!(i in value)) fail("invalid_type", `${where()}: an array hole is not a JSON value`);
+      check(value[i], depth + 1, maxDepth);
+      trail.pop();
     }
     return;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== objectProto && proto !== null) {
-    fail("invalid_type", `${path}: ${describe(value)} is not a JSON type`);
+    fail("invalid_type", `${where()}: ${describe(value)} is not a JSON type`);
   }
   if (Object.getOwnPropertySymbols(value).length !== 0) {
-    fail("invalid_type", `${path}: object keys must be strings (found a symbol)`);
+    fail("invalid_type", `${where()}: object keys must be strings (found a symbol)`);
   }
   const keys = Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
-    checkString(key, path);
-    check(value[key], depth + 1, maxDepth, path + "." + key);
+    trail.push(key);
+    checkString(key);
+    check(value[key], depth + 1, maxDepth);
+    trail.pop();
   }
 }
 
@@ -84,13 +98,10 @@ function check(value, depth, maxDepth, path) {
  * @param {unknown} value a JSON value made of plain objects, arrays, strings,
  *   finite numbers, booleans and null
  * @param {number} maxDepth deepest accepted nesting (outermost container = 1)
- * @param {boolean} requireObject whether the top level must be an object (a context)
  */
-export function toJsonText(value, maxDepth = DEFAULT_MAX_DEPTH, requireObject = false) {
-  if (requireObject && (value === null || typeof value !== "object" || Array.isArray(value))) {
-    fail("invalid_type", `a context must be a plain object, got ${value === null ? "null" : Array.isArray(value) ? "an array" : describe(value)}`);
-  }
-  check(value, 0, maxDepth, "$");
+export function toJsonText(value, maxDepth = DEFAULT_MAX_DEPTH) {
+  trail.length = 0;
+  check(value, 0, maxDepth);
   return JSON.stringify(value);
 }
 
@@ -98,7 +109,8 @@ export function toJsonText(value, maxDepth = DEFAULT_MAX_DEPTH, requireObject = 
 export function toJsonBytes(input, maxDepth) {
   if (typeof input === "string") {
     // TextEncoder would replace a lone surrogate with U+FFFD and change the input.
-    checkString(input, "$");
+    trail.length = 0;
+    checkString(input);
     return encoder.encode(input);
   }
   if (input instanceof Uint8Array) return input;

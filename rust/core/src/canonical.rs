@@ -9,7 +9,7 @@
 //! the Rust stack on deeply nested values.
 
 use crate::errors::Result;
-use crate::json::{parse, Limits, Number, Object, Value};
+use crate::json::{parse_with, Limits, Number, Numbers, Object, Value};
 
 /// Serialises `value` in canonical form.
 ///
@@ -24,9 +24,15 @@ pub fn canonicalize(value: &Value) -> Vec<u8> {
 /// Parses `bytes` strictly under `limits` (see [`parse`]) and returns the
 /// canonical form.
 pub fn canonicalize_json(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>> {
-    let value = parse(bytes, limits)?;
-    // Canonical output is never longer than a typical input by much, and
-    // usually shorter (whitespace and escapes go away).
+    canonicalize_json_with(bytes, limits, Numbers::Exact)
+}
+
+/// [`canonicalize_json`] with an explicit number rule; `Numbers::Nearest` is
+/// plain RFC 8785 for JSON that is not going to be signed by a person.
+pub fn canonicalize_json_with(bytes: &[u8], limits: &Limits, numbers: Numbers) -> Result<Vec<u8>> {
+    let value = parse_with(bytes, limits, numbers)?;
+    // A good first guess: whitespace and escapes go away, so the canonical
+    // form is rarely longer than the input.
     let mut out = Vec::with_capacity(bytes.len());
     write_canonical(&value, &mut out);
     Ok(out)
@@ -34,14 +40,8 @@ pub fn canonicalize_json(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>> {
 
 /// Work left to do on an open container.
 enum Pending<'a> {
-    Array {
-        items: core::slice::Iter<'a, Value>,
-        first: bool,
-    },
-    Object {
-        members: std::vec::IntoIter<(&'a str, &'a Value)>,
-        first: bool,
-    },
+    Array { items: core::slice::Iter<'a, Value>, first: bool },
+    Object { members: std::vec::IntoIter<(&'a str, &'a Value)>, first: bool },
 }
 
 /// Appends the canonical form of `value` to `out`.
@@ -59,17 +59,11 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 Value::String(s) => write_string(s, out),
                 Value::Array(items) => {
                     out.push(b'[');
-                    stack.push(Pending::Array {
-                        items: items.iter(),
-                        first: true,
-                    });
+                    stack.push(Pending::Array { items: items.iter(), first: true });
                 }
                 Value::Object(obj) => {
                     out.push(b'{');
-                    stack.push(Pending::Object {
-                        members: sorted_members(obj).into_iter(),
-                        first: true,
-                    });
+                    stack.push(Pending::Object { members: sorted_members(obj).into_iter(), first: true });
                 }
             }
         }
@@ -115,10 +109,8 @@ fn sorted_members(obj: &Object) -> Vec<(&str, &Value)> {
     // exact for any pair where neither name has a 4-byte sequence, and both
     // comparisons agree with the UTF-16 order, which keeps the sort's order
     // total. The flag is computed once per name, not per comparison.
-    let mut members: Vec<(&str, &Value, bool)> = obj
-        .iter()
-        .map(|(name, value)| (name, value, name.bytes().any(|b| b >= 0xF0)))
-        .collect();
+    let mut members: Vec<(&str, &Value, bool)> =
+        obj.iter().map(|(name, value)| (name, value, name.bytes().any(|b| b >= 0xF0))).collect();
     members.sort_unstable_by(|(a, _, a_wide), (b, _, b_wide)| {
         if *a_wide || *b_wide {
             a.encode_utf16().cmp(b.encode_utf16())
@@ -126,10 +118,7 @@ fn sorted_members(obj: &Object) -> Vec<(&str, &Value)> {
             a.as_bytes().cmp(b.as_bytes())
         }
     });
-    members
-        .into_iter()
-        .map(|(name, value, _)| (name, value))
-        .collect()
+    members.into_iter().map(|(name, value, _)| (name, value)).collect()
 }
 
 /// Appends a number as ECMAScript `Number.prototype.toString` prints it.
@@ -138,11 +127,43 @@ fn write_number(n: Number, buffer: &mut ryu_js::Buffer, out: &mut Vec<u8>) {
     if f == 0.0 {
         // Covers -0.0, which JCS (like ECMAScript) prints as 0.
         out.push(b'0');
-    } else {
-        // `format` rather than `format_finite`: the invariant says finite,
-        // but never trusting it costs one comparison.
-        out.extend_from_slice(buffer.format(f).as_bytes());
+        return;
     }
+    // Fast path: ECMAScript prints integers below 10^21 as plain digits; below
+    // 2^53 the digits are those of the exact integer, no ryu needed.
+    if let Some(i) = n.as_exact_i64() {
+        if i.unsigned_abs() <= MAX_SAFE_INTEGER {
+            write_integer(i, out);
+            return;
+        }
+    }
+    // `format` rather than `format_finite`: the invariant says finite, but
+    // never trusting it costs one comparison.
+    out.extend_from_slice(buffer.format(f).as_bytes());
+}
+
+/// 2^53: every integer up to here is an exact double.
+const MAX_SAFE_INTEGER: u64 = 1 << 53;
+
+fn write_integer(i: i64, out: &mut Vec<u8>) {
+    if i < 0 {
+        out.push(b'-');
+    }
+    let mut magnitude = i.unsigned_abs();
+    // 2^53 has 16 digits; fill from the right.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = digits.get_mut(start) {
+            *slot = b'0' + (magnitude % 10) as u8;
+        }
+        magnitude /= 10;
+        if magnitude == 0 || start == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 fn hex_digit(nibble: u8) -> u8 {
@@ -174,14 +195,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
         };
         out.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
         if short.is_empty() {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                hex_digit(b >> 4),
-                hex_digit(b & 0xF),
-            ]);
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex_digit(b >> 4), hex_digit(b & 0xF)]);
         } else {
             out.extend_from_slice(short);
         }
@@ -192,12 +206,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::errors::ErrorCode;
@@ -247,6 +256,14 @@ mod tests {
             (1e-27, "1e-27"),
             (1e23, "1e+23"),
             (2.2250738585072014e-308, "2.2250738585072014e-308"),
+            (9007199254740991.0, "9007199254740991"),
+            (-9007199254740992.0, "-9007199254740992"),
+            (9007199254740994.0, "9007199254740994"),
+            (1e16, "10000000000000000"),
+            (123.0, "123"),
+            (-7.0, "-7"),
+            (10.0, "10"),
+            (-9.223372036854776e18, "-9223372036854776000"),
         ];
         for &(f, want) in cases {
             assert_eq!(num(f), want, "{f:e}");
@@ -255,10 +272,7 @@ mod tests {
 
     #[test]
     fn number_literals_canonicalise() {
-        assert_eq!(
-            canon("[-0, 1.0, 1E+2, 1e-2, 100e-2, 56.0, 4.50]"),
-            "[0,1,100,0.01,1,56,4.5]"
-        );
+        assert_eq!(canon("[-0, 1.0, 1E+2, 1e-2, 100e-2, 56.0, 4.50]"), "[0,1,100,0.01,1,56,4.5]");
         assert_eq!(canon("1e21"), "1e+21");
         assert_eq!(canon("0.0000001"), "1e-7");
         assert_eq!(canon("-0.0"), "0");
@@ -268,14 +282,8 @@ mod tests {
     fn string_escaping() {
         assert_eq!(canon(r#""\"\\\/""#), r#""\"\\/""#);
         assert_eq!(canon(r#""\b\t\n\f\r""#), r#""\b\t\n\f\r""#);
-        assert_eq!(
-            canon(r#""\u0000\u0001\u000b\u001F\u000E""#),
-            r#""\u0000\u0001\u000b\u001f\u000e""#
-        );
-        assert_eq!(
-            canon(r#""\u007f\u2028\u2029\u00e9\ud83d\ude02""#),
-            "\"\u{7f}\u{2028}\u{2029}é😂\""
-        );
+        assert_eq!(canon(r#""\u0000\u0001\u000b\u001F\u000E""#), r#""\u0000\u0001\u000b\u001f\u000e""#);
+        assert_eq!(canon(r#""\u007f\u2028\u2029\u00e9\ud83d\ude02""#), "\"\u{7f}\u{2028}\u{2029}é😂\"");
         assert_eq!(canon(r#""<\/script>'&""#), "\"</script>'&\"");
         assert_eq!(canon(r#""\u0041\u20ac""#), "\"A€\"");
         // Every control character, individually.
@@ -299,10 +307,7 @@ mod tests {
         // U+10000 is D800 DC00 in UTF-16, so it sorts before U+FFFD and
         // U+E000, although its UTF-8 (F0 ...) sorts after theirs (EF/EE ...).
         let doc = "{\"\u{fffd}\":1,\"\u{10000}\":2,\"\u{e000}\":3,\"\u{d7ff}\":4,\"a\":5}";
-        assert_eq!(
-            canon(doc),
-            "{\"a\":5,\"\u{d7ff}\":4,\"\u{10000}\":2,\"\u{e000}\":3,\"\u{fffd}\":1}"
-        );
+        assert_eq!(canon(doc), "{\"a\":5,\"\u{d7ff}\":4,\"\u{10000}\":2,\"\u{e000}\":3,\"\u{fffd}\":1}");
         // Prefixes sort first; comparison is by code unit, not by locale.
         assert_eq!(
             canon(r#"{"b":0,"a":1,"":2,"aa":3,"B":4,"A":5,"10":6,"1":7,"é":8}"#),
@@ -346,10 +351,7 @@ mod tests {
 
     #[test]
     fn arrays_keep_order_and_nest() {
-        assert_eq!(
-            canon(r#"[3, [2, {"b": 1, "a": [1, {}]}], 1]"#),
-            r#"[3,[2,{"a":[1,{}],"b":1}],1]"#
-        );
+        assert_eq!(canon(r#"[3, [2, {"b": 1, "a": [1, {}]}], 1]"#), r#"[3,[2,{"a":[1,{}],"b":1}],1]"#);
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub fn signing_payload(
     nonce: &[u8],
     context_digest: &[u8; 32],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(PAYLOAD_DST.len() + 2 * 3 + algorithm.len() + audience.len() + 8 + nonce.len() + 32);
+    let mut out =
+        Vec::with_capacity(PAYLOAD_DST.len() + 2 * 3 + algorithm.len() + audience.len() + 8 + nonce.len() + 32);
     out.extend_from_slice(PAYLOAD_DST);
     push_field(&mut out, algorithm.as_bytes());
     push_field(&mut out, audience.as_bytes());
@@ -70,7 +71,8 @@ pub fn fingerprint(context_digest: &[u8; 32]) -> String {
             out.push('-');
         }
         let index = ((bits >> (75 - 5 * i)) & 0x1f) as usize;
-        out.push(char::from(CROCKFORD[index]));
+        // index < 32 by the mask, so the fallback is never taken.
+        out.push(CROCKFORD.get(index).copied().map_or('?', char::from));
     }
     out
 }

@@ -43,9 +43,8 @@ pub const SIGNATURE_LENGTH: usize = 64;
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the key follows.
 pub const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 /// DER prefix of an unencrypted Ed25519 PKCS#8 v1 private key (RFC 8410): the seed follows.
-pub const PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
+pub const PKCS8_PREFIX: [u8; 16] =
+    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
 /// Whether 32 bytes are the canonical encoding of a field element's y (`y < p`).
 ///
@@ -134,18 +133,16 @@ impl fmt::Debug for PublicKey {
 /// This only checks the encoding's shape, not the point: see [`PublicKey`].
 pub fn raw_key_bytes(bytes: &[u8]) -> Result<[u8; 32]> {
     let raw = match bytes.len() {
-        PUBLIC_KEY_LENGTH => bytes,
-        44 if bytes.starts_with(&SPKI_PREFIX) => &bytes[12..],
-        n => {
-            return Err(Error::new(
-                ErrorCode::InvalidPublicKey,
-                format!("expected a 32-byte key or a 44-byte Ed25519 SPKI, got {n} bytes"),
-            ))
-        }
+        PUBLIC_KEY_LENGTH => Some(bytes),
+        44 => bytes.strip_prefix(SPKI_PREFIX.as_slice()),
+        _ => None,
     };
-    let mut out = [0u8; 32];
-    out.copy_from_slice(raw);
-    Ok(out)
+    raw.and_then(|raw| <[u8; 32]>::try_from(raw).ok()).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidPublicKey,
+            format!("expected a 32-byte key or a 44-byte Ed25519 SPKI, got {} bytes", bytes.len()),
+        )
+    })
 }
 
 /// The RFC 7638 JWK thumbprint of a raw Ed25519 key.
@@ -185,7 +182,9 @@ impl PreparedSignature {
             None => return Err(Error::new(ErrorCode::BadSignature, "R is not a canonical point")),
         };
         let mut hash = [0u8; 64];
-        hash.copy_from_slice(&Sha512::new().chain_update(r_bytes).chain_update(key.bytes).chain_update(message).finalize());
+        hash.copy_from_slice(
+            &Sha512::new().chain_update(r_bytes).chain_update(key.bytes).chain_update(message).finalize(),
+        );
         let k = Scalar::from_bytes_mod_order_wide(&hash);
         Ok(PreparedSignature { r, s, k, minus_a: key.minus_point })
     }
@@ -231,7 +230,9 @@ pub fn verify_prepared_batch(items: &[&PreparedSignature]) -> bool {
                 .map(|i| {
                     let block = Sha512::new().chain_update(seed).chain_update(i.to_be_bytes()).finalize();
                     let mut wide = [0u8; 32];
-                    wide[..16].copy_from_slice(&block[..16]);
+                    for (w, b) in wide.iter_mut().zip(block.iter().take(16)) {
+                        *w = *b;
+                    }
                     Scalar::from_bytes_mod_order(wide)
                 })
                 .collect();
@@ -267,11 +268,11 @@ impl SigningKey {
 
     /// Parses an unencrypted RFC 8410 PKCS#8 v1 DER private key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<SigningKey> {
-        if der.len() != PKCS8_PREFIX.len() + 32 || !der.starts_with(&PKCS8_PREFIX) {
-            return Err(Error::new(ErrorCode::InvalidField, "not an unencrypted Ed25519 PKCS#8 v1 private key"));
-        }
-        let mut seed = Zeroizing::new([0u8; 32]);
-        seed.copy_from_slice(&der[PKCS8_PREFIX.len()..]);
+        let seed = der
+            .strip_prefix(PKCS8_PREFIX.as_slice())
+            .and_then(|rest| <[u8; 32]>::try_from(rest).ok())
+            .map(Zeroizing::new)
+            .ok_or_else(|| Error::new(ErrorCode::InvalidField, "not an unencrypted Ed25519 PKCS#8 v1 private key"))?;
         Ok(SigningKey::from_seed(&seed))
     }
 
@@ -318,7 +319,10 @@ mod tests {
     fn rfc8032_test1_signs_and_verifies() {
         // RFC 8032 section 7.1, TEST 1 (empty message).
         let sk = SigningKey::from_seed(&hex32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
-        assert_eq!(sk.public_key().as_bytes(), &hex32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"));
+        assert_eq!(
+            sk.public_key().as_bytes(),
+            &hex32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        );
         let sig = sk.sign(b"");
         assert_eq!(
             hex::encode(sig),
@@ -390,7 +394,9 @@ mod tests {
         let r_enc = r_point.compress().to_bytes();
         let msg = b"torsion";
         let mut h = [0u8; 64];
-        h.copy_from_slice(&Sha512::new().chain_update(r_enc).chain_update(sk.public_key().as_bytes()).chain_update(msg).finalize());
+        h.copy_from_slice(
+            &Sha512::new().chain_update(r_enc).chain_update(sk.public_key().as_bytes()).chain_update(msg).finalize(),
+        );
         let k = Scalar::from_bytes_mod_order_wide(&h);
         let s = r + k * a;
         let mut sig = [0u8; 64];
@@ -433,7 +439,8 @@ mod tests {
     #[test]
     fn key_id_is_rfc7638_thumbprint() {
         // RFC 8037 appendix A.3: thumbprint of the RFC 8032 test-1 key.
-        let pk = PublicKey::from_bytes(&hex32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")).unwrap();
+        let pk =
+            PublicKey::from_bytes(&hex32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")).unwrap();
         assert_eq!(pk.key_id(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
     }
 }

@@ -33,10 +33,7 @@ pub struct Limits {
 
 impl Limits {
     /// The default limits: 65,536 bytes and depth 32.
-    pub const DEFAULT: Limits = Limits {
-        max_bytes: 65_536,
-        max_depth: 32,
-    };
+    pub const DEFAULT: Limits = Limits { max_bytes: 65_536, max_depth: 32 };
 }
 
 impl Default for Limits {
@@ -129,10 +126,7 @@ impl Number {
         if f.is_finite() {
             Ok(Number(f))
         } else {
-            Err(Error::new(
-                ErrorCode::NonFiniteNumber,
-                "number is NaN or infinite",
-            ))
+            Err(Error::new(ErrorCode::NonFiniteNumber, "number is NaN or infinite"))
         }
     }
 
@@ -158,10 +152,7 @@ impl Number {
         if f < TWO_POW_127 && f as i128 == i {
             Ok(Number(f))
         } else {
-            Err(Error::new(
-                ErrorCode::InexactNumber,
-                "integer is not exactly representable as an IEEE 754 double",
-            ))
+            Err(Error::new(ErrorCode::InexactNumber, "integer is not exactly representable as an IEEE 754 double"))
         }
     }
 
@@ -192,16 +183,12 @@ pub struct Object {
 impl Object {
     /// An empty object.
     pub fn new() -> Self {
-        Object {
-            members: Vec::new(),
-        }
+        Object { members: Vec::new() }
     }
 
     /// An empty object with room for `n` members.
     pub fn with_capacity(n: usize) -> Self {
-        Object {
-            members: Vec::with_capacity(n),
-        }
+        Object { members: Vec::with_capacity(n) }
     }
 
     /// Builds an object from members, failing with [`ErrorCode::DuplicateKey`]
@@ -214,10 +201,7 @@ impl Object {
     /// The value of the member named `key` (linear scan: objects in the
     /// protocol are small).
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, value)| value)
+        self.members.iter().find(|(k, _)| k == key).map(|(_, value)| value)
     }
 
     /// The members in insertion order.
@@ -281,11 +265,7 @@ fn check_duplicates(members: &[(String, Value)], object_at: Option<usize>) -> Re
 const MAX_NAME_IN_DETAIL: usize = 64;
 
 fn duplicate_error(name: &str, object_at: Option<usize>) -> Error {
-    let name = if name.len() <= MAX_NAME_IN_DETAIL {
-        format!("{name:?}")
-    } else {
-        format!("of {} bytes", name.len())
-    };
+    let name = if name.len() <= MAX_NAME_IN_DETAIL { format!("{name:?}") } else { format!("of {} bytes", name.len()) };
     let detail = match object_at {
         Some(at) => format!("duplicate member name {name} in object at byte {at}"),
         None => format!("duplicate member name {name}"),
@@ -303,27 +283,37 @@ fn duplicate_error(name: &str, object_at: Option<usize>) -> Error {
 /// [`ErrorCode::NestingTooDeep`], and [`ErrorCode::DuplicateKey`] (checked when
 /// the object closes). Never panics and never recurses.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Value> {
+    parse_with(bytes, limits, Numbers::Exact)
+}
+
+/// How number literals that are not exactly a double are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Numbers {
+    /// Reject them with [`ErrorCode::InexactNumber`]: what proofs require, so
+    /// that nobody signs `...992` while seeing `...993`.
+    #[default]
+    Exact,
+    /// Round them to the nearest double, as RFC 8785 (via I-JSON and
+    /// ECMAScript `JSON.parse`) does. For canonicalising third-party JSON only.
+    Nearest,
+}
+
+/// [`parse`] with an explicit number rule.
+pub fn parse_with(bytes: &[u8], limits: &Limits, numbers: Numbers) -> Result<Value> {
     if bytes.len() > limits.max_bytes {
         return Err(Error::new(
             ErrorCode::InputTooLarge,
-            format!(
-                "input is {} bytes, the limit is {}",
-                bytes.len(),
-                limits.max_bytes
-            ),
+            format!("input is {} bytes, the limit is {}", bytes.len(), limits.max_bytes),
         ));
     }
-    let text = core::str::from_utf8(bytes).map_err(|e| {
-        Error::new(
-            ErrorCode::InvalidUtf8,
-            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-        )
-    })?;
+    let text = core::str::from_utf8(bytes)
+        .map_err(|e| Error::new(ErrorCode::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     Parser {
         text,
         bytes,
         pos: 0,
         max_depth: limits.max_depth,
+        numbers,
         values: Vec::new(),
         members: Vec::new(),
         frames: Vec::new(),
@@ -337,11 +327,7 @@ enum Frame {
     Array { start: usize },
     /// Its members so far are `members[start..]`; `key` names the value being
     /// parsed; `open` is the byte offset of `{` for error details.
-    Object {
-        start: usize,
-        key: String,
-        open: usize,
-    },
+    Object { start: usize, key: String, open: usize },
 }
 
 struct Parser<'a> {
@@ -349,6 +335,7 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     max_depth: usize,
+    numbers: Numbers,
     /// Elements of all open arrays, innermost last. Sharing one buffer means
     /// each finished array is allocated once, at its exact size.
     values: Vec<Value>,
@@ -391,19 +378,14 @@ impl<'a> Parser<'a> {
     /// `text[from..to]`; both ends are always at ASCII delimiters, so the
     /// error is unreachable but keeps the parser panic-free by construction.
     fn slice(&self, from: usize, to: usize) -> Result<&'a str> {
-        self.text
-            .get(from..to)
-            .ok_or_else(|| self.syntax_at(from, "internal error: not a character boundary"))
+        self.text.get(from..to).ok_or_else(|| self.syntax_at(from, "internal error: not a character boundary"))
     }
 
     fn open_container(&mut self) -> Result<()> {
         if self.frames.len() >= self.max_depth {
             return Err(Error::new(
                 ErrorCode::NestingTooDeep,
-                format!(
-                    "nesting deeper than {} at byte {}",
-                    self.max_depth, self.pos
-                ),
+                format!("nesting deeper than {} at byte {}", self.max_depth, self.pos),
             ));
         }
         self.pos += 1;
@@ -424,9 +406,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                         Value::Array(Vec::new())
                     } else {
-                        self.frames.push(Frame::Array {
-                            start: self.values.len(),
-                        });
+                        self.frames.push(Frame::Array { start: self.values.len() });
                         continue 'value;
                     }
                 }
@@ -438,11 +418,7 @@ impl<'a> Parser<'a> {
                         Value::Object(Object::new())
                     } else {
                         let key = self.parse_member_name()?;
-                        self.frames.push(Frame::Object {
-                            start: self.members.len(),
-                            key,
-                            open,
-                        });
+                        self.frames.push(Frame::Object { start: self.members.len(), key, open });
                         continue 'value;
                     }
                 }
@@ -451,12 +427,8 @@ impl<'a> Parser<'a> {
                 Some(b'f') => self.parse_literal(b"false", Value::Bool(false))?,
                 Some(b'n') => self.parse_literal(b"null", Value::Null)?,
                 Some(b'-' | b'0'..=b'9') => Value::Number(self.parse_number()?),
-                Some(b'N') if self.rest().starts_with(b"NaN") => {
-                    return Err(self.non_finite_token("NaN"))
-                }
-                Some(b'I') if self.rest().starts_with(b"Infinity") => {
-                    return Err(self.non_finite_token("Infinity"))
-                }
+                Some(b'N') if self.rest().starts_with(b"NaN") => return Err(self.non_finite_token("NaN")),
+                Some(b'I') if self.rest().starts_with(b"Infinity") => return Err(self.non_finite_token("Infinity")),
                 _ => return Err(self.syntax("expected a value")),
             };
             // Attach the finished value to its container; closing that
@@ -518,10 +490,7 @@ impl<'a> Parser<'a> {
     }
 
     fn non_finite_token(&self, token: &str) -> Error {
-        Error::new(
-            ErrorCode::NonFiniteNumber,
-            format!("{token} at byte {} is not a JSON number", self.pos),
-        )
+        Error::new(ErrorCode::NonFiniteNumber, format!("{token} at byte {} is not a JSON number", self.pos))
     }
 
     fn parse_literal(&mut self, word: &[u8], value: Value) -> Result<Value> {
@@ -574,17 +543,12 @@ impl<'a> Parser<'a> {
                 }
                 Some(b'\\') => self.parse_escape(&mut out)?,
                 Some(b) if b < 0x20 => {
-                    return Err(
-                        self.syntax(&format!("unescaped control character U+{b:04X} in string"))
-                    )
+                    return Err(self.syntax(&format!("unescaped control character U+{b:04X} in string")))
                 }
                 Some(_) => {
                     let run = self.pos;
                     let rest = self.rest();
-                    let n = rest
-                        .iter()
-                        .position(|&b| is_string_special(b))
-                        .unwrap_or(rest.len());
+                    let n = rest.iter().position(|&b| is_string_special(b)).unwrap_or(rest.len());
                     self.pos = run + n;
                     out.push_str(self.slice(run, self.pos)?);
                 }
@@ -655,11 +619,7 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_digits(&mut self) -> usize {
-        let n = self
-            .rest()
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let n = self.rest().iter().take_while(|b| b.is_ascii_digit()).count();
         self.pos += n;
         n
     }
@@ -687,63 +647,111 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.syntax_at(start, "invalid number")),
         }
-        let int_digits = self.pos - int_start;
-        let mut integer = true;
+        let int_end = self.pos;
+        let mut frac = (int_end, int_end);
         if self.peek() == Some(b'.') {
-            integer = false;
             self.pos += 1;
+            let from = self.pos;
             if self.skip_digits() == 0 {
                 return Err(self.syntax_at(start, "number without digits after '.'"));
             }
+            frac = (from, self.pos);
         }
+        let mut exp = (self.pos, self.pos);
         if let Some(b'e' | b'E') = self.peek() {
-            integer = false;
             self.pos += 1;
+            let from = self.pos;
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
             if self.skip_digits() == 0 {
                 return Err(self.syntax_at(start, "number without exponent digits"));
             }
+            exp = (from, self.pos);
         }
-        let literal = self.slice(start, self.pos)?;
-        if integer && int_digits <= 15 {
-            // Fast path: integers below 10^15 < 2^53 are exact doubles and
-            // ECMAScript prints them as plain digits.
-            let magnitude = literal
-                .bytes()
-                .filter(u8::is_ascii_digit)
-                .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
-            let f = magnitude as f64;
+        let part = |(from, to): (usize, usize)| self.bytes.get(from..to).unwrap_or_default();
+        if let Some(f) = fast_exact(part((int_start, int_end)), part(frac), part(exp)) {
             return Ok(Number(if start == int_start { f } else { -f }));
         }
-        number_from_literal(literal, start)
+        number_from_literal(self.slice(start, self.pos)?, start, self.numbers)
+    }
+}
+
+/// Powers of ten that are exact doubles.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// The magnitude of a number literal (digits of the integer part, the
+/// fraction, and the optionally signed exponent) when it can be computed and
+/// proven exact cheaply; `None` sends the literal to [`number_from_literal`].
+///
+/// With at most 15 significant digits the mantissa is an exact double below
+/// 2^53 and one multiplication or division by an exact power of ten (up to
+/// 10^22) is correctly rounded (Clinger's fast path). The result is a normal
+/// double, and every decimal of at most 15 significant digits in the normal
+/// range survives decimal -> double -> shortest decimal unchanged (DBL_DIG is
+/// 15), so such a literal is always exact under our rule.
+fn fast_exact(int: &[u8], frac: &[u8], exp: &[u8]) -> Option<f64> {
+    const MAX_DIGITS: usize = 15;
+    let mut mantissa = 0u64;
+    let mut digits = 0usize;
+    for &b in int.iter().chain(frac) {
+        if digits == 0 && b == b'0' {
+            continue;
+        }
+        digits += 1;
+        if digits > MAX_DIGITS {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    if mantissa == 0 {
+        // Zero whatever the exponent (0e999999 is exactly 0).
+        return Some(0.0);
+    }
+    let (negative, exp_digits) = match exp.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, exp),
+    };
+    if exp_digits.len() > 3 || frac.len() > 400 {
+        return None;
+    }
+    let exponent = exp_digits.iter().fold(0i32, |acc, &b| acc * 10 + i32::from(b - b'0'));
+    let exponent = if negative { -exponent } else { exponent };
+    // Both lengths were bounded just above, so the conversion cannot fail.
+    let exponent = exponent - i32::try_from(frac.len()).ok()?;
+    let m = mantissa as f64;
+    if exponent >= 0 {
+        let power = usize::try_from(exponent).ok()?;
+        EXACT_POWERS_OF_TEN.get(power).map(|p| m * p)
+    } else {
+        let power = usize::try_from(-exponent).ok()?;
+        EXACT_POWERS_OF_TEN.get(power).map(|p| m / p)
     }
 }
 
 fn lone_surrogate(at: usize) -> Error {
-    Error::new(
-        ErrorCode::LoneSurrogate,
-        format!("unpaired UTF-16 surrogate escape at byte {at}"),
-    )
+    Error::new(ErrorCode::LoneSurrogate, format!("unpaired UTF-16 surrogate escape at byte {at}"))
 }
 
 /// Converts a syntactically valid JSON number literal, insisting that its
 /// decimal value is exactly the ECMAScript shortest form of the nearest double.
-fn number_from_literal(literal: &str, at: usize) -> Result<Number> {
+fn number_from_literal(literal: &str, at: usize, numbers: Numbers) -> Result<Number> {
     // Rust's float parsing is correctly rounded, linear in the literal's
     // length, and saturates absurd exponents to infinity or zero.
-    let f: f64 = literal.parse().map_err(|_| {
-        Error::new(
-            ErrorCode::InvalidJson,
-            format!("invalid number at byte {at}"),
-        )
-    })?;
+    let f: f64 =
+        literal.parse().map_err(|_| Error::new(ErrorCode::InvalidJson, format!("invalid number at byte {at}")))?;
     if !f.is_finite() {
         return Err(Error::new(
             ErrorCode::NonFiniteNumber,
             format!("number at byte {at} overflows an IEEE 754 double"),
         ));
+    }
+    if numbers == Numbers::Nearest {
+        return Ok(Number(f));
     }
     let mut buffer = ryu_js::Buffer::new();
     let shortest = buffer.format_finite(f);
@@ -756,9 +764,7 @@ fn number_from_literal(literal: &str, at: usize) -> Result<Number> {
     } else {
         Err(Error::new(
             ErrorCode::InexactNumber,
-            format!(
-                "number at byte {at} is not exactly an IEEE 754 double (nearest is {shortest})"
-            ),
+            format!("number at byte {at} is not exactly an IEEE 754 double (nearest is {shortest})"),
         ))
     }
 }
@@ -822,42 +828,23 @@ impl Decimal {
         if bytes.next_if(|b| *b == b'e' || *b == b'E').is_some() {
             let exp_negative = matches!(bytes.next_if(|b| *b == b'+' || *b == b'-'), Some(b'-'));
             for b in bytes {
-                exponent = exponent
-                    .saturating_mul(10)
-                    .saturating_add(i64::from(b.wrapping_sub(b'0')));
+                exponent = exponent.saturating_mul(10).saturating_add(i64::from(b.wrapping_sub(b'0')));
             }
             if exp_negative {
                 exponent = -exponent;
             }
         }
         if len == 0 {
-            return Some(Decimal {
-                negative: false,
-                digits,
-                len: 0,
-                exponent: 0,
-            });
+            return Some(Decimal { negative: false, digits, len: 0, exponent: 0 });
         }
         // Value = 0.d1d2... * 10^(integer_digits - skipped_fraction_zeros + exponent).
-        let exponent = exponent
-            .saturating_add(integer_digits)
-            .saturating_sub(skipped_fraction_zeros);
-        Some(Decimal {
-            negative,
-            digits,
-            len,
-            exponent,
-        })
+        let exponent = exponent.saturating_add(integer_digits).saturating_sub(skipped_fraction_zeros);
+        Some(Decimal { negative, digits, len, exponent })
     }
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -911,18 +898,12 @@ mod tests {
 
     #[test]
     fn input_too_large_is_checked_first() {
-        let limits = Limits {
-            max_bytes: 4,
-            max_depth: 32,
-        };
+        let limits = Limits { max_bytes: 4, max_depth: 32 };
         // Even invalid UTF-8 reports the size first.
         let e = parse(b"\xff\xff\xff\xff\xff", &limits).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InputTooLarge);
         assert!(parse(b"[12]", &limits).is_ok());
-        assert_eq!(
-            parse(b"[123]", &limits).unwrap_err().code(),
-            ErrorCode::InputTooLarge
-        );
+        assert_eq!(parse(b"[123]", &limits).unwrap_err().code(), ErrorCode::InputTooLarge);
     }
 
     #[test]
@@ -1135,47 +1116,20 @@ mod tests {
     #[test]
     fn number_constructors() {
         assert_eq!(Number::from_f64(1.5).unwrap().as_f64(), 1.5);
-        assert_eq!(
-            Number::from_f64(f64::NAN).unwrap_err().code(),
-            ErrorCode::NonFiniteNumber
-        );
-        assert_eq!(
-            Number::from_f64(f64::INFINITY).unwrap_err().code(),
-            ErrorCode::NonFiniteNumber
-        );
-        assert_eq!(
-            Number::from_f64(f64::NEG_INFINITY).unwrap_err().code(),
-            ErrorCode::NonFiniteNumber
-        );
+        assert_eq!(Number::from_f64(f64::NAN).unwrap_err().code(), ErrorCode::NonFiniteNumber);
+        assert_eq!(Number::from_f64(f64::INFINITY).unwrap_err().code(), ErrorCode::NonFiniteNumber);
+        assert_eq!(Number::from_f64(f64::NEG_INFINITY).unwrap_err().code(), ErrorCode::NonFiniteNumber);
         assert_eq!(Number::from_i64(-42).unwrap().as_f64(), -42.0);
-        assert_eq!(
-            Number::from_i64(1 << 53).unwrap().as_f64(),
-            9007199254740992.0
-        );
-        assert_eq!(
-            Number::from_i64((1 << 53) + 1).unwrap_err().code(),
-            ErrorCode::InexactNumber
-        );
+        assert_eq!(Number::from_i64(1 << 53).unwrap().as_f64(), 9007199254740992.0);
+        assert_eq!(Number::from_i64((1 << 53) + 1).unwrap_err().code(), ErrorCode::InexactNumber);
         assert!(Number::from_i64(i64::MIN).is_ok());
-        assert_eq!(
-            Number::from_i64(i64::MAX).unwrap_err().code(),
-            ErrorCode::InexactNumber
-        );
+        assert_eq!(Number::from_i64(i64::MAX).unwrap_err().code(), ErrorCode::InexactNumber);
         assert!(Number::from_u64(1 << 63).is_ok());
-        assert_eq!(
-            Number::from_u64(u64::MAX).unwrap_err().code(),
-            ErrorCode::InexactNumber
-        );
+        assert_eq!(Number::from_u64(u64::MAX).unwrap_err().code(), ErrorCode::InexactNumber);
         assert!(Number::from_i128(i128::MIN).is_ok());
         assert!(Number::from_i128(1 << 100).is_ok());
-        assert_eq!(
-            Number::from_i128(i128::MAX).unwrap_err().code(),
-            ErrorCode::InexactNumber
-        );
-        assert_eq!(
-            Number::from_i128((1 << 100) + 1).unwrap_err().code(),
-            ErrorCode::InexactNumber
-        );
+        assert_eq!(Number::from_i128(i128::MAX).unwrap_err().code(), ErrorCode::InexactNumber);
+        assert_eq!(Number::from_i128((1 << 100) + 1).unwrap_err().code(), ErrorCode::InexactNumber);
     }
 
     #[test]
@@ -1188,10 +1142,7 @@ mod tests {
         assert_eq!(n(1.5), None);
         assert_eq!(n(-TWO_POW_63), Some(i64::MIN));
         assert_eq!(n(TWO_POW_63), None);
-        assert_eq!(
-            n(9_223_372_036_854_774_784.0),
-            Some(9_223_372_036_854_774_784)
-        );
+        assert_eq!(n(9_223_372_036_854_774_784.0), Some(9_223_372_036_854_774_784));
         assert_eq!(n(1e300), None);
         assert_eq!(n(-1e300), None);
         assert_eq!(n(5e-324), None);
@@ -1237,16 +1188,10 @@ mod tests {
     #[test]
     fn duplicate_keys() {
         assert_eq!(code(r#"{"a":1,"a":2}"#), ErrorCode::DuplicateKey);
-        assert_eq!(
-            code(r#"{"a":1,"b":{"c":1,"c":1}}"#),
-            ErrorCode::DuplicateKey
-        );
+        assert_eq!(code(r#"{"a":1,"b":{"c":1,"c":1}}"#), ErrorCode::DuplicateKey);
         // Compared after unescaping.
         assert_eq!(code(r#"{"a":1,"\u0061":2}"#), ErrorCode::DuplicateKey);
-        assert_eq!(
-            code(r#"{"😂":1,"\ud83d\ude02":2}"#),
-            ErrorCode::DuplicateKey
-        );
+        assert_eq!(code(r#"{"😂":1,"\ud83d\ude02":2}"#), ErrorCode::DuplicateKey);
         // No Unicode normalisation: these differ.
         assert!(p("{\"\u{e9}\":1,\"e\u{301}\":2}").is_ok());
         // Same name in different objects is fine.
@@ -1273,71 +1218,35 @@ mod tests {
         // 20,000 distinct names: must be fast (not quadratic).
         let members: Vec<String> = (0..20_000).map(|i| format!("\"{i}\":0")).collect();
         let doc = format!("{{{}}}", members.join(","));
-        let limits = Limits {
-            max_bytes: usize::MAX,
-            max_depth: 32,
-        };
-        assert_eq!(
-            parse(doc.as_bytes(), &limits)
-                .unwrap()
-                .as_object()
-                .unwrap()
-                .len(),
-            20_000
-        );
+        let limits = Limits { max_bytes: usize::MAX, max_depth: 32 };
+        assert_eq!(parse(doc.as_bytes(), &limits).unwrap().as_object().unwrap().len(), 20_000);
     }
 
     #[test]
     fn nesting_depth() {
-        let limits = |d| Limits {
-            max_bytes: usize::MAX,
-            max_depth: d,
-        };
+        let limits = |d| Limits { max_bytes: usize::MAX, max_depth: d };
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(parse(nested(32).as_bytes(), &Limits::default()).is_ok());
-        assert_eq!(
-            parse(nested(33).as_bytes(), &Limits::default())
-                .unwrap_err()
-                .code(),
-            ErrorCode::NestingTooDeep
-        );
+        assert_eq!(parse(nested(33).as_bytes(), &Limits::default()).unwrap_err().code(), ErrorCode::NestingTooDeep);
         assert!(parse(b"1", &limits(0)).is_ok());
-        assert_eq!(
-            parse(b"[]", &limits(0)).unwrap_err().code(),
-            ErrorCode::NestingTooDeep
-        );
-        assert_eq!(
-            parse(b"{}", &limits(0)).unwrap_err().code(),
-            ErrorCode::NestingTooDeep
-        );
+        assert_eq!(parse(b"[]", &limits(0)).unwrap_err().code(), ErrorCode::NestingTooDeep);
+        assert_eq!(parse(b"{}", &limits(0)).unwrap_err().code(), ErrorCode::NestingTooDeep);
         assert!(parse(b"{\"a\":[{}]}", &limits(3)).is_ok());
-        assert_eq!(
-            parse(b"{\"a\":[{}]}", &limits(2)).unwrap_err().code(),
-            ErrorCode::NestingTooDeep
-        );
+        assert_eq!(parse(b"{\"a\":[{}]}", &limits(2)).unwrap_err().code(), ErrorCode::NestingTooDeep);
     }
 
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
         let deep = "[".repeat(100_000);
-        let big = Limits {
-            max_bytes: 1 << 20,
-            ..Limits::default()
-        };
+        let big = Limits { max_bytes: 1 << 20, ..Limits::default() };
         let e = parse(deep.as_bytes(), &big).unwrap_err();
         assert_eq!(e.code(), ErrorCode::NestingTooDeep);
         assert!(e.detail().contains("byte 32"), "{}", e.detail());
         // With an absurd depth limit, the iterative parser still only reports
         // the syntax error at the end.
-        let limits = Limits {
-            max_bytes: usize::MAX,
-            max_depth: usize::MAX,
-        };
+        let limits = Limits { max_bytes: usize::MAX, max_depth: usize::MAX };
         let deep = "[{\"a\":".repeat(100_000);
-        assert_eq!(
-            parse(deep.as_bytes(), &limits).unwrap_err().code(),
-            ErrorCode::InvalidJson
-        );
+        assert_eq!(parse(deep.as_bytes(), &limits).unwrap_err().code(), ErrorCode::InvalidJson);
     }
 
     #[test]
@@ -1355,10 +1264,7 @@ mod tests {
         assert_eq!(members[0].0, "b");
         assert_eq!(Object::from_members(members).unwrap(), o);
         let dup = vec![("x".to_owned(), Value::Null), ("x".to_owned(), Value::Null)];
-        assert_eq!(
-            Object::from_members(dup).unwrap_err().code(),
-            ErrorCode::DuplicateKey
-        );
+        assert_eq!(Object::from_members(dup).unwrap_err().code(), ErrorCode::DuplicateKey);
         assert_eq!(Object::new(), Object::default());
     }
 
@@ -1383,16 +1289,46 @@ mod tests {
     #[test]
     fn error_order_is_first_found() {
         // Depth is checked before the duplicate (which needs the object closed).
-        assert_eq!(
-            code(&format!("{{\"a\":1,\"a\":{}}}", "[".repeat(40))),
-            ErrorCode::NestingTooDeep
-        );
-        assert_eq!(
-            code(r#"[NaN, 9007199254740993]"#),
-            ErrorCode::NonFiniteNumber
-        );
+        assert_eq!(code(&format!("{{\"a\":1,\"a\":{}}}", "[".repeat(40))), ErrorCode::NestingTooDeep);
+        assert_eq!(code(r#"[NaN, 9007199254740993]"#), ErrorCode::NonFiniteNumber);
         assert_eq!(code(r#"[9007199254740993, NaN]"#), ErrorCode::InexactNumber);
         assert_eq!(code(r#"{"a":1,"a":2"#), ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_general_path() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            let int_len = (next() % 17) as usize;
+            let frac_len = (next() % 17) as usize;
+            let digit = |n: u64| char::from(b'0' + (n % 10) as u8);
+            let mut lit: String = (0..int_len).map(|_| digit(next())).collect();
+            let lit = if lit.is_empty() || lit.starts_with('0') {
+                lit.insert(0, '1');
+                lit
+            } else {
+                lit
+            };
+            let frac: String = (0..frac_len).map(|_| digit(next())).collect();
+            let exp = (next() % 61) as i64 - 30;
+            let text = format!("{lit}.{frac}e{exp}");
+            let text = text.replace(".e", "e");
+            let (int_part, rest) = text.split_at(lit.len());
+            let rest = rest.strip_prefix('.').unwrap_or(rest);
+            let (frac_part, exp_part) = rest.split_once('e').unwrap();
+            if let Some(f) = fast_exact(int_part.as_bytes(), frac_part.as_bytes(), exp_part.as_bytes()) {
+                fast += 1;
+                assert_eq!(number_from_literal(&text, 0, Numbers::Exact).map(Number::as_f64), Ok(f), "{text}");
+            }
+        }
+        assert!(fast > 10_000, "{fast}");
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub const MAX_SUBJECT_BYTES: usize = 255;
 pub const MAX_TIMESTAMP_MS: u64 = (1 << 53) - 1;
 
 /// The members of a v1 proof, in the order their absence is reported.
-pub const MEMBERS: [&str; 8] = ["version", "algorithm", "context", "audience", "timestamp", "nonce", "publicKey", "signature"];
+pub const MEMBERS: [&str; 8] =
+    ["version", "algorithm", "context", "audience", "timestamp", "nonce", "publicKey", "signature"];
 
 /// Signature algorithms of v1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,7 +92,8 @@ impl Envelope {
         let algorithm = Algorithm::Ed25519;
         let canonical_context = canonicalize_object(&context);
         let context_digest = digest::context_digest(&canonical_context);
-        let payload = digest::signing_payload(algorithm.as_str(), &audience, timestamp_ms, &nonce_bytes, &context_digest);
+        let payload =
+            digest::signing_payload(algorithm.as_str(), &audience, timestamp_ms, &nonce_bytes, &context_digest);
         let signed_digest = digest::signed_digest(&payload);
         Envelope {
             algorithm,
@@ -141,7 +143,13 @@ impl Envelope {
     }
     /// The exact v1 signing payload.
     pub fn signing_payload(&self) -> Vec<u8> {
-        digest::signing_payload(self.algorithm.as_str(), &self.audience, self.timestamp_ms, &self.nonce_bytes, &self.context_digest)
+        digest::signing_payload(
+            self.algorithm.as_str(),
+            &self.audience,
+            self.timestamp_ms,
+            &self.nonce_bytes,
+            &self.context_digest,
+        )
     }
     /// SHA-256 of the signing payload: what the key signs.
     pub fn signed_digest(&self) -> &[u8; 32] {

@@ -11,7 +11,7 @@ mod keys;
 mod proof;
 mod verify;
 
-use proof_messenger_core::json::{Limits, Value};
+use proof_messenger_core::json::{Limits, Numbers, Value};
 use proof_messenger_core::{canonical, digest, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -32,12 +32,23 @@ fn canonicalize<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, max_depth: usize)
 }
 
 /// RFC 8785 canonical form of JSON text (bytes or str), parsed strictly.
+///
+/// `exact_numbers=False` rounds number literals to the nearest double as plain
+/// RFC 8785 does, instead of rejecting them with `inexact_number`.
 #[pyfunction]
-#[pyo3(signature = (data, *, max_bytes = 65_536, max_depth = 32))]
-fn canonicalize_json<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_bytes: usize, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
+#[pyo3(signature = (data, *, max_bytes = 65_536, max_depth = 32, exact_numbers = true))]
+fn canonicalize_json<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    max_bytes: usize,
+    max_depth: usize,
+    exact_numbers: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
     let bytes = proof::input_bytes(data).map_err(|e| to_py_err(py, &e))?;
     let limits = Limits { max_bytes, max_depth };
-    let canonical = py.detach(|| canonical::canonicalize_json(&bytes, &limits)).map_err(|e| to_py_err(py, &e))?;
+    let numbers = if exact_numbers { Numbers::Exact } else { Numbers::Nearest };
+    let canonical =
+        py.detach(|| canonical::canonicalize_json_with(&bytes, &limits, numbers)).map_err(|e| to_py_err(py, &e))?;
     Ok(PyBytes::new(py, &canonical))
 }
 

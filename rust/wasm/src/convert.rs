@@ -15,6 +15,12 @@ use proof_messenger_core::{Error, ErrorCode, Result};
 /// Largest integer a JS number holds exactly (2^53 - 1).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
+/// Limits for a JSON value given on its own (canonicalize, digest,
+/// fingerprint): like the Python package, only nesting is bounded.
+pub fn value_limits(max_depth: usize) -> Limits {
+    Limits { max_bytes: usize::MAX, max_depth }
+}
+
 /// Parses a context: strict JSON text whose top level is an object.
 ///
 /// The JS glue has already rejected what JSON text cannot carry (NaN,
@@ -23,18 +29,18 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 pub fn parse_context(json_text: &[u8], limits: &Limits) -> Result<Object> {
     match json::parse(json_text, limits)? {
         Value::Object(object) => Ok(object),
-        _ => Err(Error::new(ErrorCode::InvalidType, "a context must be a JSON object")),
+        _ => Err(Error::new(ErrorCode::InvalidType, "context must be an object")),
     }
 }
 
-/// RFC 8785 canonical form of a context.
-pub fn canonical_context(json_text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
-    Ok(canonicalize(&Value::Object(parse_context(json_text, limits)?)))
+/// RFC 8785 canonical form of any JSON value.
+pub fn canonical(json_text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
+    Ok(canonicalize(&json::parse(json_text, limits)?))
 }
 
-/// SHA-256 of the canonical form of a context.
+/// SHA-256 of the canonical form of any JSON value.
 pub fn context_digest(json_text: &[u8], limits: &Limits) -> Result<[u8; 32]> {
-    Ok(digest::context_digest(&canonical_context(json_text, limits)?))
+    Ok(digest::context_digest(&canonical(json_text, limits)?))
 }
 
 /// A JS number that must be an integer in `0..=2^53-1` (a time or a duration).
@@ -43,7 +49,10 @@ pub fn whole_ms(value: f64, name: &str) -> Result<u64> {
         // Exact: a non-negative integral double below 2^53.
         Ok(value as u64)
     } else {
-        Err(Error::new(ErrorCode::InvalidType, format!("{name} must be an integer number of milliseconds in 0..=2^53-1")))
+        Err(Error::new(
+            ErrorCode::InvalidType,
+            format!("{name} must be an integer number of milliseconds in 0..=2^53-1"),
+        ))
     }
 }
 
@@ -53,18 +62,53 @@ pub fn limit(value: f64, name: &str) -> Result<usize> {
     usize::try_from(n).map_err(|_| Error::new(ErrorCode::InvalidType, format!("{name} is too large")))
 }
 
-/// The signing envelope of PROTOCOL.md v1 for a context and its binding members.
-pub fn envelope(context_json: &[u8], limits: &Limits, audience: &str, timestamp_ms: f64, nonce: &str) -> Result<Envelope> {
-    let context = parse_context(context_json, limits)?;
+/// Limits of a proof being made: `max_bytes` bounds the proof's JSON and
+/// `max_depth` the proof's nesting, so the context (one level down) gets
+/// `max_depth - 1`, exactly as in the Python package's `sign`.
+#[derive(Clone, Copy, Debug)]
+pub struct ProofLimits {
+    /// Largest proof JSON, in bytes.
+    pub max_bytes: usize,
+    /// Deepest nesting of the proof (the proof object is depth 1).
+    pub max_depth: usize,
+}
+
+/// The signing envelope of PROTOCOL.md v1 for a context and its binding
+/// members; rejects it if the finished proof would exceed the limits.
+pub fn envelope(
+    context_json: &[u8],
+    audience: &str,
+    timestamp_ms: f64,
+    nonce: &str,
+    limits: ProofLimits,
+) -> Result<Envelope> {
+    let context_limits = Limits { max_bytes: usize::MAX, max_depth: limits.max_depth.saturating_sub(1) };
+    let context = parse_context(context_json, &context_limits)?;
     let timestamp_ms = proof_timestamp(timestamp_ms)?;
-    Envelope::new(context, audience.to_owned(), timestamp_ms, nonce)
+    let envelope = Envelope::new(context, audience.to_owned(), timestamp_ms, nonce)?;
+    // The key and signature have fixed encoded lengths: zeros give the exact size.
+    check_proof_size(envelope.clone().into_proof([0; 32], [0; 64]).to_json().len(), limits.max_bytes)?;
+    Ok(envelope)
+}
+
+fn check_proof_size(size: usize, max_bytes: usize) -> Result<()> {
+    if size > max_bytes {
+        return Err(Error::new(
+            ErrorCode::InputTooLarge,
+            format!("the proof would be {size} bytes, over max_bytes={max_bytes}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A proof's timestamp: an out-of-range value is the same `invalid_field` the
 /// core reports for a proof member.
 fn proof_timestamp(value: f64) -> Result<u64> {
     whole_ms(value, "timestamp").map_err(|_| {
-        Error::new(ErrorCode::InvalidField, format!("timestamp: must be an integer in 0..={MAX_TIMESTAMP_MS} (Unix ms)"))
+        Error::new(
+            ErrorCode::InvalidField,
+            format!("timestamp: must be an integer in 0..={MAX_TIMESTAMP_MS} (Unix ms)"),
+        )
     })
 }
 
@@ -89,11 +133,15 @@ pub fn draft_bytes(envelope: &Envelope) -> Vec<u8> {
 /// the relay.
 pub fn assemble(envelope: Envelope, public_key: &[u8], signature: &[u8]) -> Result<Vec<u8>> {
     let key = PublicKey::from_raw_or_spki(public_key)?;
-    let signature: [u8; 64] = signature
-        .try_into()
-        .map_err(|_| Error::new(ErrorCode::InvalidField, format!("signature: must be 64 bytes, got {}", signature.len())))?;
+    let signature = signature_bytes(signature)?;
     ed25519::verify(&key, envelope.signed_digest(), &signature)?;
     Ok(envelope.into_proof(*key.as_bytes(), signature).to_json())
+}
+
+fn signature_bytes(signature: &[u8]) -> Result<[u8; 64]> {
+    signature.try_into().map_err(|_| {
+        Error::new(ErrorCode::InvalidField, format!("signature: must be 64 bytes, got {}", signature.len()))
+    })
 }
 
 /// Splits the key list the JS glue sends (`len (1 byte) || key` repeated;
@@ -103,13 +151,36 @@ pub fn trusted_keys(list: &[u8]) -> Result<Vec<PublicKey>> {
     let mut rest = list;
     while let Some((&len, tail)) = rest.split_first() {
         let len = usize::from(len);
-        let (key, tail) = tail
-            .split_at_checked(len)
-            .ok_or_else(|| Error::new(ErrorCode::InvalidPublicKey, "truncated key list"))?;
+        let (key, tail) =
+            tail.split_at_checked(len).ok_or_else(|| Error::new(ErrorCode::InvalidPublicKey, "truncated key list"))?;
         keys.push(PublicKey::from_raw_or_spki(key)?);
         rest = tail;
     }
     Ok(keys)
+}
+
+/// The subject a proof speaks for, for per-subject trust: `Ok(None)` when the
+/// context names none (the caller reports `missing_subject`); parse errors
+/// (steps 1-4 of the verification) come first.
+pub fn proof_subject(proof_json: &[u8], limits: &Limits) -> Result<Option<String>> {
+    Ok(Proof::parse(proof_json, limits)?.envelope().subject().map(str::to_owned))
+}
+
+/// [`proof_subject`] as JSON text: `{"subject": ...}` or `{"code": ..., "detail": ...}`.
+pub fn proof_subject_json(proof_json: &[u8], limits: &Limits) -> Vec<u8> {
+    let mut out = Object::with_capacity(2);
+    let members = match proof_subject(proof_json, limits) {
+        Ok(subject) => vec![("subject", subject.map_or(Value::Null, Value::String))],
+        Err(e) => vec![
+            ("code", Value::String(e.code().as_str().to_owned())),
+            ("detail", Value::String(e.detail().to_owned())),
+        ],
+    };
+    for (name, value) in members {
+        // Distinct constant names: insert cannot report a duplicate.
+        let _ = out.insert(name.to_owned(), value);
+    }
+    canonicalize(&Value::Object(out))
 }
 
 /// Verification options, already converted from JS.
@@ -170,9 +241,7 @@ fn integer(n: u64) -> Value {
 /// signature that is malformed.
 pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<bool> {
     let key = PublicKey::from_raw_or_spki(public_key)?;
-    let signature: [u8; 64] = signature
-        .try_into()
-        .map_err(|_| Error::new(ErrorCode::InvalidField, format!("signature: must be 64 bytes, got {}", signature.len())))?;
+    let signature = signature_bytes(signature)?;
     match ed25519::verify(&key, message, &signature) {
         Ok(()) => Ok(true),
         Err(e) if e.code() == ErrorCode::BadSignature => Ok(false),
@@ -205,14 +274,27 @@ mod tests {
         }
     }
 
+    const LIMITS: ProofLimits = ProofLimits { max_bytes: 65_536, max_depth: 32 };
+
     #[test]
-    fn context_must_be_an_object() {
-        let l = Limits::DEFAULT;
-        assert_eq!(canonical_context(br#"{"b":1,"a":[1e21,-0]}"#, &l).unwrap(), br#"{"a":[1e+21,0],"b":1}"#);
-        assert_eq!(code(canonical_context(b"[1]", &l)), "invalid_type");
-        assert_eq!(code(canonical_context(b"\"x\"", &l)), "invalid_type");
-        assert_eq!(code(canonical_context(br#"{"a":"\ud800"}"#, &l)), "lone_surrogate");
-        assert_eq!(code(canonical_context(br#"{"a":1,"a":2}"#, &l)), "duplicate_key");
+    fn canonical_values() {
+        let l = value_limits(32);
+        assert_eq!(canonical(br#"{"b":1,"a":[1e21,-0]}"#, &l).unwrap(), br#"{"a":[1e+21,0],"b":1}"#);
+        assert_eq!(canonical(b"[1]", &l).unwrap(), b"[1]");
+        assert_eq!(code(canonical(b"[1]", &value_limits(0))), "nesting_too_deep");
+        assert_eq!(code(canonical(br#"{"a":"\ud800"}"#, &l)), "lone_surrogate");
+        assert_eq!(code(canonical(br#"{"a":1,"a":2}"#, &l)), "duplicate_key");
+    }
+
+    #[test]
+    fn contexts_of_proofs() {
+        assert_eq!(code(envelope(b"[1]", "aud", 0.0, NONCE, LIMITS)), "invalid_type");
+        // The proof object takes one level of the depth budget.
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(code(envelope(deep(30).as_bytes(), "aud", 0.0, NONCE, LIMITS)), "ok");
+        assert_eq!(code(envelope(deep(31).as_bytes(), "aud", 0.0, NONCE, LIMITS)), "nesting_too_deep");
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(65_520));
+        assert_eq!(code(envelope(big.as_bytes(), "aud", 0.0, NONCE, LIMITS)), "input_too_large");
     }
 
     #[test]
@@ -222,14 +304,14 @@ mod tests {
         for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, MAX_SAFE_INTEGER + 1.0] {
             assert_eq!(code(whole_ms(bad, "t")), "invalid_type", "{bad}");
         }
-        assert_eq!(code(envelope(b"{}", &Limits::DEFAULT, "aud", -1.0, NONCE)), "invalid_field");
+        assert_eq!(code(envelope(b"{}", "aud", -1.0, NONCE, LIMITS)), "invalid_field");
     }
 
     #[test]
     fn assemble_then_verify() {
         let key = SigningKey::from_seed(&[7u8; 32]);
         let context = br#"{"action":"approve","subject":"alice"}"#;
-        let env = envelope(context, &Limits::DEFAULT, "payments-api", 1_700_000_000_000.0, NONCE).unwrap();
+        let env = envelope(context, "payments-api", 1_700_000_000_000.0, NONCE, LIMITS).unwrap();
         let draft = draft_bytes(&env);
         assert_eq!(&draft[..32], env.signed_digest());
         assert_eq!(draft[64..], env.signing_payload()[..]);

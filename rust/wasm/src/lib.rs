@@ -20,41 +20,78 @@ use proof_messenger_core::verify::Policy;
 use proof_messenger_core::{Error, ErrorCode, Result};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::VerifyOptions;
+use crate::convert::{ProofLimits, VerifyOptions};
 use crate::error::to_js;
-
-/// Limits for a context passed on its own (not inside a proof): the core's defaults.
-const CONTEXT_LIMITS: Limits = Limits::DEFAULT;
 
 fn utf8(bytes: Vec<u8>) -> Result<String> {
     // Canonical JSON of parsed values is always UTF-8; this never fails.
     String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::InvalidUtf8, "internal: output is not UTF-8"))
 }
 
-/// RFC 8785 canonical form of a context given as JSON text.
-#[wasm_bindgen]
-pub fn canonicalize(context_json: &str) -> core::result::Result<String, JsValue> {
-    convert::canonical_context(context_json.as_bytes(), &CONTEXT_LIMITS).and_then(utf8).map_err(to_js)
+fn value_limits(max_depth: f64) -> Result<Limits> {
+    Ok(convert::value_limits(convert::limit(max_depth, "maxDepth")?))
 }
 
-/// SHA-256 of the canonical form of a context given as JSON text.
+fn json_limits(max_bytes: f64, max_depth: f64) -> Result<Limits> {
+    Ok(Limits { max_bytes: convert::limit(max_bytes, "maxBytes")?, max_depth: convert::limit(max_depth, "maxDepth")? })
+}
+
+fn proof_limits(max_bytes: f64, max_depth: f64) -> Result<ProofLimits> {
+    Ok(ProofLimits {
+        max_bytes: convert::limit(max_bytes, "maxBytes")?,
+        max_depth: convert::limit(max_depth, "maxDepth")?,
+    })
+}
+
+/// RFC 8785 canonical form of a JSON value given as JSON text.
+#[wasm_bindgen]
+pub fn canonicalize(json: &str, max_depth: f64) -> core::result::Result<String, JsValue> {
+    value_limits(max_depth).and_then(|l| convert::canonical(json.as_bytes(), &l)).and_then(utf8).map_err(to_js)
+}
+
+/// SHA-256 of the canonical form of a JSON value given as JSON text.
 #[wasm_bindgen(js_name = contextDigest)]
-pub fn context_digest(context_json: &str) -> core::result::Result<Vec<u8>, JsValue> {
-    convert::context_digest(context_json.as_bytes(), &CONTEXT_LIMITS).map(Vec::from).map_err(to_js)
+pub fn context_digest(json: &str, max_depth: f64) -> core::result::Result<Vec<u8>, JsValue> {
+    value_limits(max_depth).and_then(|l| convert::context_digest(json.as_bytes(), &l)).map(Vec::from).map_err(to_js)
 }
 
-/// Human-comparable fingerprint of a context given as JSON text.
+/// Human-comparable fingerprint of a JSON value given as JSON text.
 #[wasm_bindgen]
-pub fn fingerprint(context_json: &str) -> core::result::Result<String, JsValue> {
-    convert::context_digest(context_json.as_bytes(), &CONTEXT_LIMITS)
+pub fn fingerprint(json: &str, max_depth: f64) -> core::result::Result<String, JsValue> {
+    value_limits(max_depth)
+        .and_then(|l| convert::context_digest(json.as_bytes(), &l))
         .map(|d| proof_messenger_core::digest::fingerprint(&d))
         .map_err(to_js)
 }
 
-/// `signed_digest || context_digest || signing payload` of a v1 envelope.
+/// RFC 8785 canonical form of JSON text (bytes), parsed strictly under the limits.
+#[wasm_bindgen(js_name = canonicalizeJson)]
+pub fn canonicalize_json(json: &[u8], max_bytes: f64, max_depth: f64) -> core::result::Result<String, JsValue> {
+    json_limits(max_bytes, max_depth)
+        .and_then(|l| proof_messenger_core::canonical::canonicalize_json(json, &l))
+        .and_then(utf8)
+        .map_err(to_js)
+}
+
+/// `{"subject": ...}` of a proof, or `{"code", "detail"}` if it does not parse.
+#[wasm_bindgen(js_name = proofSubject)]
+pub fn proof_subject(proof_json: &[u8], max_bytes: f64, max_depth: f64) -> core::result::Result<String, JsValue> {
+    json_limits(max_bytes, max_depth).map(|l| convert::proof_subject_json(proof_json, &l)).and_then(utf8).map_err(to_js)
+}
+
+/// `signed_digest || context_digest || signing payload` of a v1 envelope;
+/// throws if the context is not an object or the proof would exceed the limits.
 #[wasm_bindgen]
-pub fn draft(context_json: &str, audience: &str, timestamp_ms: f64, nonce: &str) -> core::result::Result<Vec<u8>, JsValue> {
-    convert::envelope(context_json.as_bytes(), &CONTEXT_LIMITS, audience, timestamp_ms, nonce)
+pub fn draft(
+    context_json: &str,
+    audience: &str,
+    timestamp_ms: f64,
+    nonce: &str,
+    max_bytes: f64,
+    max_depth: f64,
+) -> core::result::Result<Vec<u8>, JsValue> {
+    proof_limits(max_bytes, max_depth)
+        .and_then(|l| convert::envelope(context_json.as_bytes(), audience, timestamp_ms, nonce, l))
         .map(|e| convert::draft_bytes(&e))
         .map_err(to_js)
 }
@@ -62,15 +99,19 @@ pub fn draft(context_json: &str, audience: &str, timestamp_ms: f64, nonce: &str)
 /// Canonical JSON of the proof assembled from an envelope, a public key
 /// (raw or SPKI) and a signature over the envelope's signed digest.
 #[wasm_bindgen(js_name = assembleProof)]
+#[allow(clippy::too_many_arguments)]
 pub fn assemble_proof(
     context_json: &str,
     audience: &str,
     timestamp_ms: f64,
     nonce: &str,
+    max_bytes: f64,
+    max_depth: f64,
     public_key: &[u8],
     signature: &[u8],
 ) -> core::result::Result<String, JsValue> {
-    convert::envelope(context_json.as_bytes(), &CONTEXT_LIMITS, audience, timestamp_ms, nonce)
+    proof_limits(max_bytes, max_depth)
+        .and_then(|l| convert::envelope(context_json.as_bytes(), audience, timestamp_ms, nonce, l))
         .and_then(|e| convert::assemble(e, public_key, signature))
         .and_then(utf8)
         .map_err(to_js)
@@ -99,7 +140,7 @@ pub fn verify_proof(
                 max_age_ms: convert::whole_ms(max_age_ms, "maxAgeMs")?,
                 max_skew_ms: convert::whole_ms(max_skew_ms, "maxSkewMs")?,
             },
-            limits: Limits { max_bytes: convert::limit(max_bytes, "maxBytes")?, max_depth: convert::limit(max_depth, "maxDepth")? },
+            limits: json_limits(max_bytes, max_depth)?,
         })
     };
     options().map(|o| convert::verify_proof(proof_json, &o)).and_then(utf8).map_err(to_js)

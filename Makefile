@@ -1,0 +1,46 @@
+# Every target installs what it needs (scripts/setup.sh); `make help` lists them.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+PY := .venv/bin/python
+
+.PHONY: help demo setup test test-rust test-python test-wasm bench-guard lint bench fmt
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+demo: ## run the Relay Server with its demo on embedded defaults (http://127.0.0.1:8787/demo/)
+	scripts/setup.sh --all
+	wasm/build.sh
+	$(PY) -m proof_messenger.relay --demo
+
+setup: ## install everything the tests need
+	scripts/setup.sh --all
+
+test: setup ## run every test: Rust, Python (incl. relay and browser), WASM/JS, benchmark ratio guard
+	$(MAKE) --no-print-directory test-rust test-wasm test-python bench-guard
+
+test-rust: ## cargo tests of the core and the bindings
+	cargo test -p proof-messenger-core -p proof-messenger-wasm --quiet
+
+test-wasm: ## build the WASM package and run node --test
+	wasm/test.sh
+
+test-python: ## pytest (unit, property, vectors, relay, browser)
+	$(PY) -m pytest -q
+
+bench-guard: ## short benchmark run: fail if verify_batch is slower than the PyNaCl loop
+	$(PY) benches/ratio_guard.py
+
+lint: setup ## rustfmt, clippy -D warnings, ruff, mypy --strict
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(PY) -m ruff check python tests benches examples
+	$(PY) -m ruff format --check python tests benches examples
+	$(PY) -m mypy
+
+bench: setup ## the full benchmarks (docs/PERFORMANCE.md)
+	$(PY) -m pytest benches -q --benchmark-enable --benchmark-json=benches/results/latest.json
+
+fmt: ## format Rust and Python sources
+	cargo fmt --all
+	$(PY) -m ruff format python tests benches examples

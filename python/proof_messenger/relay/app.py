@@ -1,0 +1,302 @@
+"""The app factory: wires config, stores and the pipeline into a FastAPI app.
+
+>>> from proof_messenger.relay import create_app, load_config
+>>> app = create_app(load_config(flags={"data_dir": "/tmp/pm-doctest"}))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import proof_messenger as pm
+
+from . import errors, schemas
+from .api import build_router, json_response
+from .audit import AuditSink, GroupCommit, open_audit_log
+from .clients import ClientStore, SqlClientStore
+from .config import Config, admin_token, ensure_data_dir
+from .db import Database, open_database
+from .errors import RelayError
+from .events import DecisionEvents
+from .keys import KeyRegistry, SqlKeyRegistry
+from .limits import RateLimiter
+from .metrics import RelayMetrics
+from .pipeline import Pipeline, Policy
+from .replay import RedisReplayStore, ReplayStore, SqlReplayStore
+
+log = logging.getLogger("proof_messenger.relay")
+_PURGE_INTERVAL_S = 60.0
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _store_error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [sqlite3.Error, OSError]
+    try:
+        import redis.exceptions
+
+        types.append(redis.exceptions.RedisError)
+    except ImportError:  # pragma: no cover
+        pass
+    from limits.errors import StorageError
+
+    types.append(StorageError)
+    return tuple(types)
+
+
+_STORE_ERRORS = _store_error_types()
+
+
+@dataclass
+class Relay:
+    """Everything one relay instance owns; closed together."""
+
+    config: Config
+    db: Database
+    registry: KeyRegistry
+    clients: ClientStore
+    replay: ReplayStore
+    limiter: RateLimiter
+    audit: AuditSink
+    events: DecisionEvents
+    metrics: RelayMetrics
+    pipeline: Pipeline
+    admin_token: str = field(repr=False)
+    clock: Callable[[], int] = pm.now_ms
+    group: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.group = GroupCommit(self.audit.sync)
+
+    @contextlib.contextmanager
+    def store_errors(self) -> Iterator[None]:
+        """A failing store makes the request 503 (fail closed), never a 500."""
+        try:
+            yield
+        except _STORE_ERRORS as exc:
+            log.error("store failure: %s: %s", type(exc).__name__, exc)
+            raise RelayError(errors.SERVICE_UNAVAILABLE, "a backing store is unavailable; retry later") from None
+
+    async def durable(self) -> None:
+        """Waits until this request's audit entries are on disk (group commit)."""
+        if self.config.audit_fsync:
+            with self.store_errors():
+                await self.group.sync()
+
+    def check_stores(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        for name, probe in (("registry", self.registry.ping), ("replay", self.replay.ping), ("limits", self.limiter.ping)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # any failure means "not ready"
+                checks[name] = f"error: {type(exc).__name__}"
+        return checks
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.audit.close()
+        with contextlib.suppress(Exception):
+            self.replay.close()
+        with contextlib.suppress(Exception):
+            self.db.close()
+
+
+def build_relay(config: Config, *, clock: Callable[[], int] | None = None, announce: Any = sys.stderr) -> Relay:
+    """Opens the stores named by ``config`` (creating the data directory)."""
+    clock = clock or pm.now_ms
+    data_dir = ensure_data_dir(config)
+    token = admin_token(config, announce=announce)
+    db = open_database(data_dir, synchronous=config.sqlite_synchronous)
+    registry = SqlKeyRegistry(db)
+    clients = SqlClientStore(db)
+    replay: ReplayStore = RedisReplayStore(config.redis_url) if config.redis_url else SqlReplayStore(db)
+    limiter = RateLimiter(
+        client_limit=config.rate_limit_client,
+        subject_limit=config.rate_limit_subject,
+        strategy=config.rate_limit_strategy,
+        redis_url=config.redis_url,
+    )
+    audit = open_audit_log(data_dir, fsync=config.audit_fsync)
+    events = DecisionEvents(log_context=config.log_context)
+    metrics = RelayMetrics()
+    policy = Policy(
+        max_age_ms=config.max_age_ms,
+        max_skew_ms=config.max_skew_ms,
+        max_proof_bytes=config.max_body_bytes,
+        max_depth=config.max_depth,
+        require_challenge=config.require_challenge,
+        challenge_ttl_ms=config.challenge_ttl_ms,
+    )
+    pipeline = Pipeline(
+        registry=registry, replay=replay, audit=audit, events=events, policy=policy,
+        limiter=limiter, metrics=metrics, clock=clock,
+    )
+    return Relay(config, db, registry, clients, replay, limiter, audit, events, metrics, pipeline, token, clock)
+
+
+class HttpMiddleware:
+    """Request id, security headers, HTTP metrics: one pure-ASGI layer (cheap)."""
+
+    def __init__(self, app: ASGIApp, metrics: RelayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                rid = text if _REQUEST_ID.match(text) else None
+                break
+        rid = rid or secrets.token_hex(8)
+        scope["pm.request_id"] = rid
+        status = 500
+        m = self.metrics
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", rid.encode("ascii")))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        m.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            m.in_flight.dec()
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            m.http_requests.labels(scope["method"], path, str(status)).inc()
+            m.http_latency.labels(path).observe(time.perf_counter() - start)
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    clock: Callable[[], int] | None = None,
+    relay: Relay | None = None,
+) -> FastAPI:
+    """A relay app. Pass ``relay`` to own the stores yourself (the app then never
+    closes them); otherwise they are opened from ``config`` and closed on shutdown."""
+    owns_relay = relay is None
+    if relay is None:
+        from .config import load_config
+
+        relay = build_relay(config or load_config(), clock=clock)
+    cfg = relay.config
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def purge() -> None:
+            while True:
+                await asyncio.sleep(_PURGE_INTERVAL_S)
+                try:
+                    await asyncio.to_thread(relay.replay.purge, now_ms=relay.clock())
+                except Exception as exc:  # keep purging later; stores report their own failures
+                    log.warning("nonce purge failed: %s", exc)
+
+        task = asyncio.create_task(purge())
+        try:
+            yield
+        finally:
+            task.cancel()
+            if owns_relay:
+                relay.close()
+            else:
+                relay.audit.sync()
+
+    app = FastAPI(
+        title="proof-messenger relay",
+        version=pm.__version__,
+        description="Self-hosted verification of proof-messenger proofs. Manual: docs/RELAY.md.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.relay = relay
+    app.include_router(build_router(relay))
+    if cfg.demo:
+        from .demo import build_demo
+
+        build_demo(app, relay)
+
+    @app.exception_handler(RelayError)
+    async def relay_error(request: Request, exc: RelayError) -> Response:
+        return json_response(exc.body(), exc.status, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or "request"
+        return json_response(RelayError(errors.INVALID_REQUEST, f"{where}: {first.get('msg', 'invalid')}").body(), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED}.get(exc.status_code, errors.INVALID_REQUEST)
+        return json_response(RelayError(code, str(exc.detail)).body(), exc.status_code, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return json_response(RelayError(errors.INTERNAL_ERROR, "internal error").body(), 500)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(HttpMiddleware, metrics=relay.metrics)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in (schemas.Proof, schemas.ChallengeRequest, schemas.KeyEnrollRequest, schemas.ClientCreateRequest)],
+        ref_template="#/components/schemas/{model}",
+    )
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {}).update(defs.get("$defs", {}))
+    components["securitySchemes"] = {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "An API client's key (pmk_...)."},
+        "adminToken": {"type": "http", "scheme": "bearer", "description": "The relay's admin token."},
+    }
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            responses = op.get("responses", {})
+            # FastAPI's 422 is never sent: validation failures are 400 with the error envelope.
+            if responses.pop("422", None) is not None and "400" not in responses:
+                responses["400"] = {
+                    "description": "Malformed request",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
+    components.get("schemas", {}).pop("HTTPValidationError", None)
+    components.get("schemas", {}).pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

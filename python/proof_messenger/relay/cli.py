@@ -1,0 +1,212 @@
+"""``proof-messenger relay``: bind, drop privileges, serve.
+
+Every :class:`~proof_messenger.relay.config.Config` field is a flag
+(``--max-batch-count 500``, ``--demo`` / ``--no-demo``); flags override
+``PROOF_MESSENGER_*`` variables, which override the ``--config`` TOML file.
+
+The socket is bound first (so a privileged port works), then a process
+started as root switches to ``--user`` (default ``nobody``) — or refuses to
+run if that is impossible — and only then opens the data directory and
+serves. SIGTERM/SIGINT stop accepting connections, let in-flight requests
+finish (``graceful_timeout_s``), then fsync and close the stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pwd
+import socket
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import FIELDS, Config, ConfigError, admin_token, ensure_data_dir, load_config
+
+log = logging.getLogger("proof_messenger.relay")
+
+_HELP = {
+    "host": "address to bind (default 127.0.0.1: loopback only)",
+    "port": "TCP port (0 = any free port; the chosen one is printed)",
+    "data_dir": "data directory: SQLite database, audit log, admin token (default ./data)",
+    "redis_url": "share nonces, challenges and rate limits through Redis (redis://host:6379/0)",
+    "demo": "serve the wire-transfer demo at /demo/",
+    "user": "unprivileged user to switch to when started as root (default nobody)",
+    "server": "ASGI server: uvicorn (default) or granian",
+}
+
+
+def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file (or $PROOF_MESSENGER_CONFIG)")
+    hints = typing.get_type_hints(Config)
+    for name in FIELDS:
+        if name == "admin_token":
+            continue  # secrets never on a command line (visible in ps); use the env or the token file
+        flag = "--" + name.replace("_", "-")
+        helptext = _HELP.get(name, f"see docs/RELAY.md (default {FIELDS[name].default!r})")
+        if hints[name] is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+        else:
+            parser.add_argument(flag, dest=name, default=None, metavar=name.split("_")[-1].upper(), help=helptext)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    flags = {name: getattr(args, name, None) for name in FIELDS if name != "admin_token"}
+    return load_config(config_file=args.config, flags=flags)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def drop_privileges(cfg: Config) -> None:
+    """As root: chown the data directory to ``cfg.user`` and switch to it, or exit."""
+    if os.geteuid() != 0:
+        return
+    if cfg.allow_root:
+        log.warning("running as root because allow_root is set; this is not recommended")
+        return
+    try:
+        pw = pwd.getpwnam(cfg.user)
+    except KeyError:
+        raise SystemExit(f"refusing to run as root: user {cfg.user!r} does not exist (set --user)") from None
+    if pw.pw_uid == 0:
+        raise SystemExit("refusing to run as root: --user names a root account")
+    for path in [cfg.data_dir, *cfg.data_dir.rglob("*")]:
+        os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+    try:
+        os.setuid(0)
+    except PermissionError:
+        pass
+    else:  # pragma: no cover - would mean the drop did not happen
+        raise SystemExit("privilege drop failed")
+    os.environ["HOME"] = pw.pw_dir
+    if not os.access(cfg.data_dir, os.R_OK | os.W_OK | os.X_OK):
+        raise SystemExit(
+            f"user {cfg.user!r} cannot use the data directory {cfg.data_dir} (are its parent directories traversable?)"
+        )
+    log.info("dropped privileges to %s (uid %d)", cfg.user, pw.pw_uid)
+
+
+def _configure_logging(cfg: Config) -> None:
+    from .events import configure_decision_log
+
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    configure_decision_log(cfg.decision_log)
+
+
+def _preload(cfg: Config) -> None:
+    """Imports what serving needs while still privileged: the interpreter's own
+    files may be unreadable to the unprivileged user (e.g. a Python under /root)."""
+    import anyio.to_thread  # noqa: F401
+    import uvicorn.lifespan.on  # noqa: F401
+    import uvicorn.loops.uvloop  # noqa: F401
+    import uvicorn.protocols.http.httptools_impl  # noqa: F401
+
+    from . import app, demo  # noqa: F401
+
+    if cfg.redis_url:
+        import limits.storage.redis  # noqa: F401
+        import redis  # noqa: F401
+
+
+def serve(cfg: Config) -> int:
+    os.umask(0o077)  # database, audit log and token file: owner only
+    _configure_logging(cfg)
+    if cfg.bind_public:
+        log.warning("binding %s: the relay is reachable from other hosts; put TLS in front of it", cfg.host)
+    sock = bind_socket(cfg.host, cfg.port)
+    host, port = sock.getsockname()[:2]
+    # Create the data dir and admin token before dropping root, then hand them over;
+    # the stores are opened after the drop so that their files belong to the user.
+    ensure_data_dir(cfg)
+    admin_token(cfg)
+    _preload(cfg)
+    drop_privileges(cfg)
+
+    from .app import create_app
+
+    app = create_app(cfg)
+    print(f"proof-messenger relay listening on http://{host}:{port} (data: {cfg.data_dir})", file=sys.stderr, flush=True)
+    if cfg.demo:
+        print(f"  demo: http://{host}:{port}/demo/", file=sys.stderr, flush=True)
+    if cfg.server == "granian":
+        return _serve_granian(cfg, sock, app)
+    return _serve_uvicorn(cfg, sock, app)
+
+
+def _serve_uvicorn(cfg: Config, sock: socket.socket, app: Any) -> int:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=int(cfg.graceful_timeout_s),
+            log_level=cfg.log_level.lower(),
+            log_config=None,
+        )
+    )
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a completed
+    # drain is a normal stop for a daemon, so those re-raised signals are ignored.
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    server.run(sockets=[sock])
+    log.info("relay stopped")
+    return 0
+
+
+def _serve_granian(cfg: Config, sock: socket.socket, app: Any) -> int:
+    # Granian binds its own socket in Rust; it is supported for measurement and
+    # for unprivileged ports only (no bind-then-drop).
+    from granian.constants import Interfaces, Loops
+    from granian.server.embed import Server
+
+    host, port = sock.getsockname()[:2]
+    sock.close()
+    if os.geteuid() == 0 and not cfg.allow_root:
+        raise SystemExit("granian cannot bind before the privilege drop; use --server uvicorn")
+    import asyncio
+
+    server = Server(app, address=host, port=port, interface=Interfaces.ASGI)
+    asyncio.run(server.serve())
+    return 0
+
+
+def relay_main(argv: Sequence[str] | None = None, prog: str = "proof-messenger relay") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="Run the proof-messenger Relay Server.")
+    add_relay_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    return serve(cfg)
+
+
+def data_dir_arg(value: str) -> Path:
+    return Path(value)

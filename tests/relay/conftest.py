@@ -1,0 +1,229 @@
+"""Fixtures for the relay tests: real package, real stores, in-process ASGI client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import proof_messenger as pm
+from proof_messenger.relay import load_config
+from proof_messenger.relay.app import Relay, build_relay, create_app
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Clock:
+    """An injectable clock (ms); defaults to real time, can be pinned or moved."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return pm.now_ms() + self.offset_ms
+
+
+@dataclass
+class RelayHarness:
+    relay: Relay
+    app: Any
+    http: httpx.AsyncClient
+    clock: Clock
+    admin: dict[str, str] = field(default_factory=dict)
+
+    async def new_client(self, audience: str = "payments-api", name: str = "backend") -> dict[str, str]:
+        r = await self.http.post("/v1/admin/clients", json={"name": name, "audience": audience}, headers=self.admin)
+        assert r.status_code == 201, r.text
+        return {"authorization": f"Bearer {r.json()['apiKey']}", "x-client-id": r.json()["id"]}
+
+    async def enroll(self, subject: str, key: pm.SigningKey | None = None, **extra: Any) -> tuple[pm.SigningKey, dict]:
+        key = key or pm.SigningKey.generate()
+        body = {"subject": subject, "publicKey": key.verifying_key.to_base64(), **extra}
+        r = await self.http.post("/v1/admin/keys", json=body, headers=self.admin)
+        assert r.status_code == 201, r.text
+        return key, r.json()
+
+    async def verify(self, proof: pm.Proof | bytes, headers: dict[str, str]) -> httpx.Response:
+        body = proof.to_json() if isinstance(proof, pm.Proof) else proof
+        return await self.http.post(
+            "/v1/proofs/verify", content=body, headers={**headers, "content-type": "application/json"}
+        )
+
+    async def verify_batch(self, proofs: list[pm.Proof | bytes], headers: dict[str, str]) -> httpx.Response:
+        lines = [p.to_json() if isinstance(p, pm.Proof) else p for p in proofs]
+        return await self.http.post(
+            "/v1/proofs/verify-batch",
+            content=b"\n".join(lines) + b"\n",
+            headers={**headers, "content-type": "application/x-ndjson"},
+        )
+
+
+def make_config(data_dir: Path, **overrides: Any):
+    flags = {"data_dir": str(data_dir), "decision_log": "", **overrides}
+    return load_config(env={}, flags=flags)
+
+
+@pytest.fixture
+def make_harness(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``async with make_harness(**config_overrides) as h`` — several per test allowed."""
+    import contextlib
+
+    relays: list[Relay] = []
+
+    @contextlib.asynccontextmanager
+    async def factory(data_dir: Path | None = None, **overrides: Any) -> AsyncIterator[RelayHarness]:
+        clock = Clock()
+        cfg = make_config(data_dir or tmp_path / f"data{len(relays)}", **overrides)
+        relay = build_relay(cfg, clock=clock, announce=None)
+        relays.append(relay)
+        app = create_app(relay=relay)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as http:
+            yield RelayHarness(relay, app, http, clock, {"authorization": f"Bearer {relay.admin_token}"})
+
+    yield factory
+    for relay in relays:
+        relay.close()
+
+
+@pytest.fixture
+async def h(make_harness: Callable[..., Any]) -> AsyncIterator[RelayHarness]:
+    async with make_harness() as harness:
+        yield harness
+
+
+def sign(key: pm.SigningKey, subject: str | None = "alice", audience: str = "payments-api", **kw: Any) -> pm.Proof:
+    context: dict[str, Any] = {"action": "wire_transfer", "amount": "100.00", "currency": "EUR", "to": "ACME-1"}
+    if subject is not None:
+        context["subject"] = subject
+    context.update(kw.pop("context", {}))
+    return pm.sign(context, key, audience=audience, **kw)
+
+
+# --- subprocess helpers (real servers on loopback) -------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RelayProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    stderr_path: Path
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"authorization": "Bearer " + (self.data_dir / "admin.token").read_text().strip()}
+
+    def stop(self, sig: int | None = None) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def relay_command() -> list[str]:
+    exe = VENV_BIN / "proof-messenger"
+    if exe.exists():
+        return [str(exe), "relay"]
+    return [sys.executable, "-m", "proof_messenger.relay"]
+
+
+def start_relay(
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+    allow_root: bool = True,
+    command: list[str] | None = None,
+) -> RelayProcess:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"{data_dir.name}.stderr"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROOF_MESSENGER_")}
+    full_env.update({"PYTHONUNBUFFERED": "1", **(env or {})})
+    errf = log.open("wb")
+    proc = subprocess.Popen(
+        [*(command or relay_command()), "--port", "0", "--data-dir", str(data_dir),
+         "--decision-log", str(data_dir.parent / f"{data_dir.name}.decisions.log"),
+         *(["--allow-root"] if allow_root else []), *args],
+        stdout=subprocess.DEVNULL, stderr=errf, env=full_env,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if "Application startup complete" in text:
+            for line in text.splitlines():
+                if "listening on http://" in line:
+                    url = line.split("listening on ")[1].split()[0]
+                    return RelayProcess(proc, url, data_dir, log)
+        if proc.poll() is not None:
+            raise RuntimeError(f"relay exited early:\n{text}")
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"relay did not start:\n{log.read_text(errors='replace')}")
+
+
+@dataclass
+class RedisServer:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    exe = shutil.which("redis-server")
+    assert exe, "redis-server is required (apt-get install redis-server)"
+    port = free_port()
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no",
+         "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.025)
+    else:
+        proc.kill()
+        raise RuntimeError("redis-server did not start")
+    client.close()
+    yield RedisServer(proc, port)
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -1,0 +1,109 @@
+"""Configuration: precedence flags > env > file > defaults, secure defaults, admin token."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from proof_messenger.relay.config import Config, ConfigError, admin_token, load_config
+
+
+def test_secure_defaults() -> None:
+    cfg = load_config(env={})
+    assert cfg.host == "127.0.0.1" and not cfg.bind_public
+    assert cfg.data_dir == Path("data")
+    assert cfg.redis_url is None
+    assert (cfg.max_body_bytes, cfg.max_batch_bytes, cfg.max_batch_count) == (65_536, 4 * 1024 * 1024, 1000)
+    assert (cfg.max_age_ms, cfg.max_skew_ms) == (300_000, 30_000)
+    assert cfg.log_context is False and cfg.demo is False and cfg.user == "nobody"
+
+
+def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
+    toml = tmp_path / "relay.toml"
+    toml.write_text('port = 1111\nhost = "10.0.0.1"\n[relay]\nmax_batch_count = 7\ndemo = true\n')
+    env = {"PROOF_MESSENGER_PORT": "2222", "PROOF_MESSENGER_DATA_DIR": str(tmp_path / "d")}
+    cfg = load_config(config_file=toml, env=env, flags={"port": "3333", "host": None})
+    assert cfg.port == 3333  # flag beats env and file
+    assert cfg.host == "10.0.0.1"  # None flag = not given; the file value stays
+    assert cfg.max_batch_count == 7 and cfg.demo is True
+    assert cfg.data_dir == tmp_path / "d"
+    cfg = load_config(config_file=toml, env=env)
+    assert cfg.port == 2222  # env beats file
+
+
+def test_config_file_from_env(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("require_challenge = true\n")
+    assert load_config(env={"PROOF_MESSENGER_CONFIG": str(toml)}).require_challenge is True
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"port": "http"}, "port"),
+        ({"port": 70000}, "port"),
+        ({"demo": "maybe"}, "demo"),
+        ({"rate_limit_client": "lots"}, "rate limit"),
+        ({"server": "apache"}, "server"),
+        ({"redis_url": "http://x"}, "redis_url"),
+        ({"max_body_bytes": 10, "max_batch_bytes": 5}, "max_body_bytes"),
+        ({"no_such_setting": 1}, "unknown"),
+    ],
+)
+def test_invalid_values_are_refused(flags: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(env={}, flags=flags)
+
+
+def test_unknown_file_keys_are_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "relay.toml"
+    toml.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_config(config_file=toml, env={})
+
+
+def test_admin_token_generated_once_with_0600(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    cfg = load_config(env={}, flags={"data_dir": str(tmp_path / "data")})
+    out = io.StringIO()
+    token = admin_token(cfg, announce=out)
+    path = tmp_path / "data" / "admin.token"
+    assert len(token) >= 32 and token in out.getvalue()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "data").st_mode) == 0o700
+    again = io.StringIO()
+    assert admin_token(cfg, announce=again) == token and again.getvalue() == ""  # printed only once
+
+
+def test_admin_token_from_env_is_not_in_repr(tmp_path: Path) -> None:
+    secret = "s" * 40
+    cfg = load_config(env={"PROOF_MESSENGER_ADMIN_TOKEN": secret}, flags={"data_dir": str(tmp_path)})
+    assert admin_token(cfg, announce=None) == secret
+    assert secret not in repr(cfg)
+    assert not (tmp_path / "admin.token").exists()
+    with pytest.raises(ConfigError):
+        load_config(env={"PROOF_MESSENGER_ADMIN_TOKEN": "short"})
+
+
+def test_every_field_has_an_env_name() -> None:
+    import dataclasses
+
+    for f in dataclasses.fields(Config):
+        cfg = load_config(env={"PROOF_MESSENGER_" + f.name.upper(): _sample(f.name)})
+        assert getattr(cfg, f.name) is not None
+
+
+def _sample(name: str) -> str:
+    return {
+        "host": "::1", "port": "1", "server": "granian", "user": "u", "allow_root": "true", "graceful_timeout_s": "1",
+        "data_dir": "/tmp/x", "redis_url": "redis://h:1/0", "sqlite_synchronous": "full", "admin_token": "t" * 32,
+        "admin_token_file": "/tmp/t", "max_body_bytes": "100", "max_batch_bytes": "100000", "max_batch_count": "3",
+        "max_depth": "8", "body_timeout_s": "2.5", "max_age_ms": "5", "max_skew_ms": "0", "challenge_ttl_ms": "9",
+        "require_challenge": "yes", "rate_limit_client": "5/second", "rate_limit_subject": "1/hour",
+        "rate_limit_strategy": "moving-window", "decision_log": "/tmp/log", "log_context": "1", "log_level": "debug",
+        "audit_fsync": "0", "demo": "on", "demo_audience": "x", "wasm_dir": "/tmp/w",
+    }[name]

@@ -1,0 +1,218 @@
+"""A real `proof-messenger relay` process on a loopback port: crash safety, shutdown, privileges."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+import proof_messenger as pm
+from proof_messenger.relay.audit import verify_chain
+
+from .conftest import RelayProcess, sign, start_relay
+
+
+def _setup(relay: RelayProcess, http: httpx.Client) -> tuple[dict[str, str], pm.SigningKey]:
+    r = http.post(f"{relay.url}/v1/admin/clients", json={"name": "bank", "audience": "payments-api"}, headers=relay.admin)
+    assert r.status_code == 201, r.text
+    client = {"authorization": f"Bearer {r.json()['apiKey']}"}
+    key = pm.SigningKey.generate()
+    r = http.post(f"{relay.url}/v1/admin/keys", json={"subject": "alice", "publicKey": key.verifying_key.to_base64()},
+                  headers=relay.admin)
+    assert r.status_code == 201, r.text
+    return client, key
+
+
+def _verify(http: httpx.Client, relay: RelayProcess, client: dict[str, str], proof: pm.Proof) -> httpx.Response:
+    return http.post(f"{relay.url}/v1/proofs/verify", content=proof.to_json(),
+                     headers={**client, "content-type": "application/json"})
+
+
+def test_nonce_survives_sigkill(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    relay = start_relay(data)
+    with httpx.Client(timeout=10) as http:
+        client, key = _setup(relay, http)
+        proof = sign(key)
+        first = _verify(http, relay, client, proof).json()
+        assert first["valid"] is True
+        relay.proc.send_signal(signal.SIGKILL)  # no shutdown hook runs
+        relay.proc.wait(timeout=10)
+        relay2 = start_relay(data)
+        try:
+            again = _verify(http, relay2, client, proof).json()
+            assert (again["valid"], again["code"]) == (False, "nonce_replayed")
+            assert again["receiptId"] != first["receiptId"]
+            assert _verify(http, relay2, client, sign(key)).json()["valid"] is True
+        finally:
+            assert relay2.stop() == 0
+    # the receipt handed out before the crash is in the (fsynced) audit log, chain intact
+    assert verify_chain(data / "audit" / "decisions.jsonl") == 3
+    import json
+
+    entry = json.loads((data / "audit" / "decisions.jsonl").read_text().splitlines()[0])
+    assert first["receiptId"] == f"rcpt_{entry['seq']}_{entry['hash'][:16]}" and entry["valid"] is True
+
+
+def test_module_entry_point_and_graceful_shutdown_drains(tmp_path: Path) -> None:
+    relay = start_relay(tmp_path / "data", command=[sys.executable, "-m", "proof_messenger.relay"])
+    with httpx.Client(timeout=10) as http:
+        client, key = _setup(relay, http)
+    body = sign(key).to_json()
+    url = urlparse(relay.url)
+    sock = socket.create_connection((url.hostname, url.port))
+    head = (
+        f"POST /v1/proofs/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: {client['authorization']}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + body[:10])  # the request is in flight: headers and part of the body
+    time.sleep(0.3)
+    relay.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert relay.proc.poll() is None  # still draining
+    sock.sendall(body[10:])
+    response = b""
+    sock.settimeout(10)
+    while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        response += chunk
+    sock.close()
+    assert response.startswith(b"HTTP/1.1 200"), response[:200]
+    assert b'"valid":true' in response
+    assert relay.proc.wait(timeout=20) == 0
+    # new connections are refused after shutdown
+    try:
+        socket.create_connection((url.hostname, url.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    assert refused
+
+
+def test_slow_and_oversized_bodies_over_a_socket(tmp_path: Path) -> None:
+    relay = start_relay(tmp_path / "data", "--body-timeout-s", "0.5")
+    try:
+        with httpx.Client(timeout=10) as http:
+            client, _ = _setup(relay, http)
+        url = urlparse(relay.url)
+
+        def request(head: str, body: bytes = b"") -> bytes:
+            s = socket.create_connection((url.hostname, url.port))
+            s.settimeout(10)
+            s.sendall(head.encode() + body)
+            data = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (ConnectionResetError, TimeoutError):
+                    break
+                if not chunk:
+                    break
+                data += chunk
+                if b"\r\n\r\n" in data and data.rstrip().endswith(b"}"):
+                    break
+            s.close()
+            return data
+
+        base = f"POST /v1/proofs/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: {client['authorization']}\r\n"
+        # declared 100 MB: refused at once, nothing read
+        t0 = time.monotonic()
+        resp = request(base + "Content-Length: 100000000\r\n\r\n")
+        assert resp.startswith(b"HTTP/1.1 413") and b"input_too_large" in resp and time.monotonic() - t0 < 5
+        # slowloris body: 408 after the body timeout
+        t0 = time.monotonic()
+        resp = request(base + "Content-Length: 1000\r\n\r\n", b"{")
+        assert resp.startswith(b"HTTP/1.1 408") and b"request_timeout" in resp
+        assert 0.4 < time.monotonic() - t0 < 5
+    finally:
+        assert relay.stop() == 0
+
+
+def test_privilege_drop_when_started_as_root(tmp_path: Path) -> None:
+    import tempfile
+
+    parent = Path(tempfile.mkdtemp(prefix="pm-drop-"))
+    parent.chmod(0o755)  # pytest's tmp_path is root-only: the dropped user could not reach it
+    data = parent / "data"
+    relay = start_relay(data, allow_root=False)
+    try:
+        status = Path(f"/proc/{relay.proc.pid}/status").read_text()
+        uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        uids = {int(x) for x in uid_line.split()[1:]}
+        if os.geteuid() == 0:
+            import pwd
+
+            assert uids == {pwd.getpwnam("nobody").pw_uid}  # real, effective, saved, fs: all dropped
+            assert data.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        else:
+            assert uids == {os.geteuid()}
+        with httpx.Client(timeout=10) as http:
+            client, key = _setup(relay, http)
+            assert _verify(http, relay, client, sign(key)).json()["valid"] is True
+            assert http.get(f"{relay.url}/readyz").status_code == 200
+    finally:
+        assert relay.stop() == 0
+        import shutil
+
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_root_without_a_usable_user_refuses(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        # Not root: the option is inert and the relay starts normally.
+        relay = start_relay(tmp_path / "data", "--user", "no-such-user-xyz", allow_root=False)
+        assert relay.stop() == 0
+        return
+    try:
+        start_relay(tmp_path / "data", "--user", "no-such-user-xyz", allow_root=False, timeout=10)
+    except RuntimeError as exc:
+        assert "refusing to run as root" in str(exc)
+    else:
+        raise AssertionError("the relay started as root without a user to drop to")
+
+
+def test_default_bind_is_loopback(tmp_path: Path) -> None:
+    relay = start_relay(tmp_path / "data")
+    try:
+        assert urlparse(relay.url).hostname == "127.0.0.1"
+    finally:
+        relay.stop()
+
+
+def test_concurrent_clients_against_real_server(tmp_path: Path) -> None:
+    """Many concurrent requests: every proof accepted exactly once, audit chain intact."""
+    relay = start_relay(tmp_path / "data", "--rate-limit-subject", "10000/minute")
+    try:
+        with httpx.Client(timeout=20) as http:
+            client, key = _setup(relay, http)
+        proofs = [sign(key) for _ in range(60)]
+        results: list[dict] = []
+        lock = threading.Lock()
+
+        def worker(chunk: list[pm.Proof]) -> None:
+            with httpx.Client(timeout=20) as http:
+                for p in chunk:
+                    for _ in range(2):  # each proof twice
+                        v = _verify(http, relay, client, p).json()
+                        with lock:
+                            results.append(v)
+
+        threads = [threading.Thread(target=worker, args=(proofs[i::6],)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(v["valid"] for v in results) == 60
+        assert sum(v["code"] == "nonce_replayed" for v in results) == 60
+    finally:
+        assert relay.stop() == 0
+    assert verify_chain(tmp_path / "data" / "audit" / "decisions.jsonl") == 120
