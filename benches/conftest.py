@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pm_verify_workload as W  # noqa: E402
+import pm_verify_workload as W
 
 _RESULTS: dict[str, Any] = {
     "medians_ns_per_proof": {},
@@ -105,7 +105,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         "machine": W.machine(),
         "workload": _RESULTS.get("workload"),
         "medians_ns_per_proof": {k: round(v, 1) for k, v in medians.items()},
-        "samples_ns_per_proof": {k: [round(x, 1) for x in v] for k, v in _RESULTS["samples_ns_per_proof"].items()},
+        "samples_ns_per_proof": {
+            k: [round(x, 1) for x in v] for k, v in _RESULTS["samples_ns_per_proof"].items()
+        },
         "cpu_ns_per_proof": {k: round(v, 1) for k, v in _RESULTS["cpu_ns_per_proof"].items()},
         "rust_core": _RESULTS["rust_core"],
         "ratios": W.ratios(medians, _RESULTS["rust_core"]),

@@ -20,13 +20,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pm_verify_workload as W  # noqa: E402
+import pm_verify_workload as W
 
 GUARDED = ("ours_batch_resolver", "pynacl_loop")
 INFORMATIVE = ("ours_single_resolver",)
 
 
-def run(proofs: int = 1_000, rounds: int = 5, min_ratio: float = 1.0, out: Path | None = None) -> dict[str, Any]:
+def run(
+    proofs: int = 1_000, rounds: int = 5, min_ratio: float = 1.0, out: Path | None = None
+) -> dict[str, Any]:
     w = W.make_workload(proofs)
     W.check_peer_digests(w)
     everything = W.candidates(w, pool=None)
@@ -40,7 +42,9 @@ def run(proofs: int = 1_000, rounds: int = 5, min_ratio: float = 1.0, out: Path 
         "machine": W.machine(),
         "workload": {"proofs": w.n, "rounds": rounds},
         "medians_ns_per_proof": {k: round(v, 1) for k, v in medians.items()},
-        "samples_ns_per_proof": {k: [round(x, 1) for x in v["samples_ns_per_proof"]] for k, v in timings.items()},
+        "samples_ns_per_proof": {
+            k: [round(x, 1) for x in v["samples_ns_per_proof"]] for k, v in timings.items()
+        },
         "ratios": W.ratios(medians, None),
         "guard": {
             "rule": "pynacl_loop median / ours_batch_resolver median >= min_ratio",
@@ -54,7 +58,9 @@ def run(proofs: int = 1_000, rounds: int = 5, min_ratio: float = 1.0, out: Path 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--proofs", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-ratio", type=float, default=1.0)
@@ -65,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, ns in sorted(report["medians_ns_per_proof"].items(), key=lambda kv: kv[1]):
         print(f"{name:24s} {ns / 1000:9.1f} us/proof")
     verdict = "PASS" if guard["passed"] else "FAIL"
-    print(f"ratio guard {verdict}: verify_batch is {guard['ratio']:.2f}x the PyNaCl loop (minimum {guard['min_ratio']})")
+    ratio, minimum = guard["ratio"], guard["min_ratio"]
+    print(f"ratio guard {verdict}: verify_batch is {ratio:.2f}x the PyNaCl loop (minimum {minimum})")
     return 0 if guard["passed"] else 1
 
 

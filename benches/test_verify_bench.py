@@ -8,13 +8,11 @@ conftest.py for the command; the report goes to benches/results/verify-latest.js
 from __future__ import annotations
 
 import statistics
-
 import time
 from typing import Any
 
-import pytest
-
 import pm_verify_workload as W
+import pytest
 from conftest import record, record_interleaved
 
 # Ours first, next to the raw Rust run, so the Python-overhead ratio compares neighbours in time.
@@ -37,7 +35,12 @@ def test_rust_core_limit(rust_core: dict[str, Any], workload: W.Workload) -> Non
 
 @pytest.mark.parametrize("library", CANDIDATES)
 def test_verify(
-    benchmark: Any, library: str, workload: W.Workload, pm_rounds: int, rust_core: dict[str, Any], request: pytest.FixtureRequest
+    benchmark: Any,
+    library: str,
+    workload: W.Workload,
+    pm_rounds: int,
+    rust_core: dict[str, Any],
+    request: pytest.FixtureRequest,
 ) -> None:
     pool = request.getfixturevalue("nacl_pool") if library == "pynacl_pool2" else None
     fn = W.candidates(workload, pool)[library]
@@ -53,7 +56,7 @@ def test_verify(
     )
     cpu: list[int] = []
 
-    def measured() -> list[bool]:
+    def measured() -> Any:
         # CPU time of this process, all threads (rayon's included); a pool's workers are not counted.
         start = time.process_time_ns()
         out = fn()
@@ -70,11 +73,18 @@ def test_verify(
     record(library, median_ns, [s * 1e9 / workload.n for s in stats.data], cpu_ns)
 
 
-def test_interleaved_cross_check(workload: W.Workload, nacl_pool: Any, pm_rounds: int, request: pytest.FixtureRequest) -> None:
-    """The same candidates again, rounds rotated across candidates, so drifting machine load hits all alike."""
+def test_interleaved_cross_check(
+    workload: W.Workload, nacl_pool: Any, proofs_jsonl: Any, pm_rounds: int, request: pytest.FixtureRequest
+) -> None:
+    """The same candidates again (plus the raw Rust batch), rounds rotated across candidates,
+    so drifting machine load hits all of them alike."""
     config = request.config
-    if config.getoption("benchmark_disable", default=False) and not config.getoption("benchmark_enable", default=False):
+    if config.getoption("benchmark_disable", default=False) and not config.getoption(
+        "benchmark_enable", default=False
+    ):
         pytest.skip("benchmarks disabled")
     rounds = max(3, pm_rounds // 2)
-    timings = W.interleaved_medians(W.candidates(workload, nacl_pool), rounds=rounds, n=workload.n)
+    fns = W.candidates(workload, nacl_pool)
+    fns["rust_core_batch"] = lambda: W.rust_core_quick(proofs_jsonl)
+    timings = W.interleaved_medians(fns, rounds=rounds, n=workload.n)
     record_interleaved({k: v["median_ns_per_proof"] for k, v in timings.items()}, rounds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 from typing import Any
 
@@ -35,6 +36,21 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text as the protocol reads it: every number is a double.
+
+    Python's json keeps integers exact; integers beyond 2^53 - 1 are turned
+    into floats here, which is what a JSON number denotes under section 3
+    (and what the rfc8785 package can serialise).
+    """
+
+    def number(literal: str) -> int | float:
+        value = int(literal)
+        return value if abs(value) < 2**53 else float(value)
+
+    return json.loads(text, parse_int=number)
 
 
 def canonical(value: Any) -> bytes:

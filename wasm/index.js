@@ -60,6 +60,15 @@ function importObject(module) {
 }
 
 function activate(instance) {
+  if (exports !== null) {
+    // Growing the old memory by 0 pages detaches its ArrayBuffer, which makes
+    // the glue drop its cached views of it.
+    try {
+      exports.memory.grow(0);
+    } catch {
+      // the old memory is being dropped anyway
+    }
+  }
   bg.__wbg_set_wasm(instance.exports);
   instance.exports.__wbindgen_start?.();
   exports = instance.exports;
@@ -108,15 +117,9 @@ function ready() {
 // A trap (a Rust panic aborts with `unreachable`; an out-of-bounds access)
 // leaves the instance in an unknown state: its shadow stack and allocator may
 // be mid-operation. Every export is stateless, so a fresh instance of the
-// same module is a complete recovery. Growing the old memory by 0 pages
-// detaches its ArrayBuffer, which makes the glue drop its cached views.
+// same module is a complete recovery.
 function recover(error) {
   if (error instanceof WebAssembly.RuntimeError) {
-    try {
-      exports.memory.grow(0);
-    } catch {
-      // the old memory is being dropped anyway
-    }
     activate(new WebAssembly.Instance(compiled, imports));
   }
   return error;
@@ -179,6 +182,37 @@ export function fingerprint(value, options) {
   }
 }
 
+/**
+ * RFC 8785 canonical form of JSON text, parsed strictly (duplicate names,
+ * inexact numbers, lone surrogate escapes are errors), like the Python
+ * package's `canonicalize_json`.
+ * @param {string|Uint8Array|ArrayBuffer} json
+ * @param {{maxBytes?: number, maxDepth?: number}} [options]
+ * @returns {string}
+ */
+export function canonicalizeJson(json, options) {
+  const maxBytes = bytesOption(options);
+  const maxDepth = depthOption(options);
+  if (typeof json !== "string" && !(json instanceof ArrayBuffer) && !ArrayBuffer.isView(json)) {
+    throw new ProofMessengerError("invalid_type", "json must be a string, a Uint8Array or an ArrayBuffer");
+  }
+  const bytes = toJsonBytes(json, maxDepth);
+  ready();
+  try {
+    return bg.canonicalizeJson(bytes, maxBytes, maxDepth);
+  } catch (e) {
+    throw recover(e);
+  }
+}
+
+function bytesOption(options) {
+  const bytes = options?.maxBytes ?? DEFAULTS.maxBytes;
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new ProofMessengerError("invalid_type", "maxBytes must be a non-negative integer");
+  }
+  return bytes;
+}
+
 // -------------------------------------------------------------- signing --
 
 function requireString(value, name) {
@@ -216,14 +250,6 @@ function fromBase64url(text) {
 /** A fresh 256-bit nonce from crypto.getRandomValues, base64url. */
 export function randomNonce() {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
-}
-
-function bytesOption(options) {
-  const bytes = options?.maxBytes ?? DEFAULTS.maxBytes;
-  if (!Number.isSafeInteger(bytes) || bytes < 0) {
-    throw new ProofMessengerError("invalid_type", "maxBytes must be a non-negative integer");
-  }
-  return bytes;
 }
 
 /**
@@ -388,21 +414,28 @@ function option(value, fallback, name) {
 /**
  * Verifies a proof (an object, JSON text or bytes) against trusted keys and a
  * policy. Never throws for a bad proof: the verdict says why (`code`).
- * Throws ProofMessengerError for bad options (e.g. an invalid trusted key).
- * Nonce uniqueness needs storage and is the relay's job.
+ * Throws ProofMessengerError for bad options (e.g. an invalid trusted key:
+ * `invalid_public_key` / `weak_public_key`). Nonce uniqueness needs storage
+ * and is the relay's job.
+ *
+ * Trust is either a fixed set (`trustedKeys`) or per subject (`resolver`,
+ * called with `context.subject`; a proof without a subject is then
+ * `missing_subject`), exactly one of the two.
  *
  * @param {object|string|Uint8Array} proof
- * @param {{trustedKeys: Uint8Array|string|Array<Uint8Array|string>, audience: string,
+ * @param {{trustedKeys?: Uint8Array|string|Array<Uint8Array|string>,
+ *   resolver?: (subject: string) => Array<Uint8Array|string>, audience: string,
  *   now?: number, maxAgeMs?: number, maxSkewMs?: number, maxBytes?: number, maxDepth?: number}} options
  *   keys: raw 32 bytes, SPKI DER, or the proof's base64 `publicKey` form
  */
 export function verifyProof(proof, options = {}) {
-  const { trustedKeys, audience } = options;
-  if (trustedKeys === undefined || trustedKeys === null) {
-    throw new ProofMessengerError("invalid_type", "trustedKeys is required");
+  const { trustedKeys, resolver, audience } = options;
+  const fixed = trustedKeys !== undefined && trustedKeys !== null;
+  if (fixed === (typeof resolver === "function")) {
+    throw new ProofMessengerError("invalid_type", "pass exactly one of trustedKeys and resolver (a function)");
   }
   requireString(audience, "audience");
-  const keys = keyList(trustedKeys);
+  let keys = fixed ? keyList(trustedKeys) : null;
   const now = option(options.now, Date.now(), "now");
   const maxAgeMs = option(options.maxAgeMs, DEFAULTS.maxAgeMs, "maxAgeMs");
   const maxSkewMs = option(options.maxSkewMs, DEFAULTS.maxSkewMs, "maxSkewMs");
@@ -416,6 +449,17 @@ export function verifyProof(proof, options = {}) {
     throw e;
   }
   ready();
+  if (!fixed) {
+    let found;
+    try {
+      found = JSON.parse(bg.proofSubject(bytes, maxBytes, maxDepth));
+    } catch (e) {
+      throw recover(e);
+    }
+    if (found.code) return invalid(found.code, found.detail);
+    if (found.subject === null) return invalid("missing_subject", "per-subject trust needs context.subject");
+    keys = keyList(resolver(found.subject) ?? []);
+  }
   let json;
   try {
     json = bg.verifyProof(bytes, keys, audience, now, maxAgeMs, maxSkewMs, maxBytes, maxDepth);
@@ -461,6 +505,23 @@ export function keyId(publicKey) {
   ready();
   try {
     return bg.keyId(key);
+  } catch (e) {
+    throw recover(e);
+  }
+}
+
+/**
+ * Test builds only (`wasm/build.sh --debug-panic`): panics inside WASM, so the
+ * tests can prove that a trap leaves the module usable. Throws in release builds.
+ * @internal
+ */
+export function __debugPanic(message = "test") {
+  if (typeof bg.__debugPanic !== "function") {
+    throw new Error("proof-messenger: __debugPanic exists only in debug-panic test builds");
+  }
+  ready();
+  try {
+    bg.__debugPanic(message);
   } catch (e) {
     throw recover(e);
   }

@@ -1,51 +1,40 @@
 """The ``proof-messenger`` command.
 
     proof-messenger relay [--host --port --data-dir --config --redis-url --demo ...]
-    proof-messenger audit verify [--data-dir DIR | FILE]
+    proof-messenger audit verify DATA_DIR ...     (the Merkle audit log's offline verifier)
+
+Each subcommand owns its arguments (``proof-messenger relay --help``).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
+USAGE = """usage: proof-messenger {relay,audit} ...
 
-def _audit_verify(args: argparse.Namespace) -> int:
-    from .relay.audit import AuditChainError, verify_chain
-
-    path = Path(args.file) if args.file else Path(args.data_dir) / "audit" / "decisions.jsonl"
-    try:
-        n = verify_chain(path)
-    except FileNotFoundError:
-        print(f"no audit log at {path}", file=sys.stderr)
-        return 2
-    except AuditChainError as exc:
-        print(f"{path}: BROKEN: {exc}", file=sys.stderr)
-        return 1
-    print(f"{path}: {n} entries, hash chain intact")
-    return 0
+  relay    run the Relay Server (proof-messenger relay --help)
+  audit    verify the relay's audit log offline (proof-messenger audit --help)
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="proof-messenger", description="proof-messenger command-line tools.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("relay", help="run the Relay Server (see: proof-messenger relay --help)", add_help=False)
-    audit = sub.add_parser("audit", help="inspect the relay's audit log")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="check the hash chain of the audit log")
-    verify.add_argument("--data-dir", default="data", help="relay data directory (default ./data)")
-    verify.add_argument("file", nargs="?", help="an audit file (default <data-dir>/audit/decisions.jsonl)")
-    if argv[:1] == ["relay"]:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, rest = (args[0], args[1:]) if args else ("", [])
+    if command == "relay":
         from .relay.cli import relay_main
 
-        return relay_main(argv[1:])
-    args = parser.parse_args(argv)
-    if args.command == "audit":
-        return _audit_verify(args)
-    parser.print_help()
+        return relay_main(rest)
+    if command == "audit":
+        try:
+            from .auditlog.cli import main as audit_main
+        except ImportError:  # the Merkle log is not part of this build: check the JSON-lines chain
+            from .relay.audit import main as audit_main
+        return audit_main(rest)
+    if command in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    print(USAGE, file=sys.stderr)
     return 2
 
 

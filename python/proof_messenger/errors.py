@@ -42,6 +42,21 @@ ErrorCode = Literal[
     "timestamp_in_future",
     "bad_signature",
     "nonce_replayed",
+    "invalid_authenticator_data",
+    "invalid_client_data",
+    "invalid_attestation",
+    "attestation_unsupported",
+    "unsupported_cose_algorithm",
+    "invalid_cose_key",
+    "webauthn_type_mismatch",
+    "challenge_mismatch",
+    "origin_not_allowed",
+    "cross_origin_not_allowed",
+    "token_binding_unsupported",
+    "rp_id_mismatch",
+    "user_not_present",
+    "user_not_verified",
+    "counter_not_increasing",
 ]
 
 #: Every stable error code, in documentation order.

@@ -162,7 +162,7 @@ async def test_challenge_flow(make_harness) -> None:
         # the challenge binds the subject
         mallory, _ = await h.enroll("mallory")
         v = (await h.verify(sign(mallory, subject="mallory", nonce=ch["nonce"]), client)).json()
-        assert v["code"] == "challenge_mismatch"
+        assert v["code"] == "challenge_binding_mismatch"
         good = sign(key, nonce=ch["nonce"])
         assert (await h.verify(good, client)).json()["valid"] is True
         assert (await h.verify(good, client)).json()["code"] == "nonce_replayed"

@@ -4,7 +4,6 @@ call the pipeline or a store, and render JSON. No verification logic here."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -64,99 +63,35 @@ def _unauthorized(detail: str) -> RelayError:
     return RelayError(errors.UNAUTHORIZED, detail, headers={"WWW-Authenticate": 'Bearer realm="proof-messenger"'})
 
 
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the operation does not define is a 400, not silently ignored."""
+    route = request.scope.get("route")
+    known = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", ())}
+    unknown = sorted(set(request.query_params.keys()) - known)
+    if unknown:
+        raise RelayError(errors.INVALID_REQUEST, f"unknown query parameter(s): {', '.join(map(repr, unknown))}")
+
+
 def build_router(relay: Relay) -> APIRouter:
     cfg = relay.config
     pipeline = relay.pipeline
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(reject_unknown_query)])
 
-    def client_auth(request: Request) -> Callable[[], ApiClient]:
-        """Refuses a request without credentials at once (before its body is read);
-        returns the lookup of the credential, which the pipeline runs after the
-        structure check."""
+    def client_auth(request: Request) -> ApiClient:
         token = bearer_token(request)
         if token is None:
             raise _unauthorized("missing bearer API key")
-
-        def authenticate() -> ApiClient:
-            client = relay.clients.authenticate(token)
-            if client is None:
-                raise _unauthorized("unknown or revoked API key")
-            return client
-
-        return authenticate
+        client = relay.clients.authenticate(token)
+        if client is None:
+            raise _unauthorized("unknown or revoked API key")
+        return client
 
     def require_admin(request: Request) -> None:
         token = bearer_token(request)
         if token is None or not admin_token_matches(token, relay.admin_token):
             raise _unauthorized("admin token required")
 
-    def request_meta(request: Request) -> dict[str, str | None]:
-        return {
-            "request_id": request.scope.get("pm.request_id"),
-            "remote_addr": request.client.host if request.client else None,
-        }
-
-    # -- verification ------------------------------------------------------------
-
-    @router.post(
-        "/v1/proofs/verify",
-        tags=["verify"],
-        summary="Verify one proof",
-        description=(
-            "The body is the proof JSON. Structure errors are 400 with the core's code; "
-            "every later check yields 200 with a verdict (valid=false and a code when a check failed) "
-            "and an audit receipt. The proof must be addressed to the client's audience."
-        ),
-        response_class=Response,
-        responses={200: {"model": schemas.Verdict, "description": "A verdict"}}
-        | _errors(400, 401, 408, 413, 415, 429, 503),
-        openapi_extra=_body_doc("Proof") | _CLIENT_SECURITY,
-    )
-    async def verify(request: Request) -> Response:
-        auth = client_auth(request)
-        body = await read_body(request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s)
-        with relay.store_errors():
-            decisions = pipeline.run([body], auth, single=True, **request_meta(request))
-        await relay.durable()
-        return json_response(decisions[0].verdict())
-
-    @router.post(
-        "/v1/proofs/verify-batch",
-        tags=["verify"],
-        summary="Verify many proofs (NDJSON, one proof per line)",
-        description=(
-            f"Up to max_batch_count proofs (default {cfg.max_batch_count}), one JSON proof per line "
-            "(application/x-ndjson). Every line gets a verdict in order; a malformed line or a subject over its "
-            "rate limit is that line's verdict. The client's rate limit is charged one unit per proof."
-        ),
-        response_class=Response,
-        responses={200: {"model": schemas.BatchVerdicts, "description": "One verdict per line"}}
-        | _errors(400, 401, 408, 413, 415, 429, 503),
-        openapi_extra=_body_doc({"type": "array", "items": {"$ref": "#/components/schemas/Proof"}}, schemas.NDJSON)
-        | _CLIENT_SECURITY,
-    )
-    async def verify_batch(request: Request) -> Response:
-        auth = client_auth(request)
-        body = await read_body(
-            request, limit=cfg.max_batch_bytes, media_types=(schemas.NDJSON,), timeout_s=cfg.body_timeout_s
-        )
-        lines = [line for line in body.split(b"\n") if line.strip()]
-        if not lines:
-            raise RelayError(errors.INVALID_REQUEST, "the batch is empty")
-        if len(lines) > cfg.max_batch_count:
-            raise RelayError(errors.BATCH_TOO_LARGE, f"at most {cfg.max_batch_count} proofs per batch")
-        meta = request_meta(request)
-
-        def run() -> list:
-            with relay.store_errors():
-                return pipeline.run(lines, auth, **meta)
-
-        decisions = await anyio.to_thread.run_sync(run)
-        await relay.durable()
-        n_valid = sum(1 for d in decisions if d.valid)
-        return json_response(
-            {"results": [d.verdict() for d in decisions], "valid": n_valid, "invalid": len(decisions) - n_valid}
-        )
+    # -- challenges (the verification endpoints are in hotpath.py) ----------------
 
     @router.post(
         "/v1/challenges",
@@ -170,7 +105,7 @@ def build_router(relay: Relay) -> APIRouter:
     )
     async def challenge(request: Request) -> Response:
         with relay.store_errors():
-            client = client_auth(request)()
+            client = client_auth(request)
         body = await read_body(request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s)
         req = parse_model(body, schemas.ChallengeRequest)
         with relay.store_errors():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 import secrets
@@ -24,7 +25,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 import proof_messenger as pm
 
@@ -36,6 +37,8 @@ from .config import Config, admin_token, ensure_data_dir
 from .db import Database, open_database
 from .errors import RelayError
 from .events import DecisionEvents
+from .hotpath import PATHS as HOT_PATHS
+from .hotpath import Coalescer, VerifyEndpoints, openapi_paths
 from .keys import KeyRegistry, SqlKeyRegistry
 from .limits import RateLimiter
 from .metrics import RelayMetrics
@@ -119,8 +122,17 @@ class Relay:
             self.db.close()
 
 
-def build_relay(config: Config, *, clock: Callable[[], int] | None = None, announce: Any = sys.stderr) -> Relay:
-    """Opens the stores named by ``config`` (creating the data directory)."""
+def build_relay(
+    config: Config,
+    *,
+    clock: Callable[[], int] | None = None,
+    announce: Any = sys.stderr,
+    audit: AuditSink | None = None,
+) -> Relay:
+    """Opens the stores named by ``config`` (creating the data directory).
+
+    ``audit`` replaces the default hash-chained JSON-lines log with another
+    :class:`~proof_messenger.relay.audit.AuditSink` (the seam for the Merkle log)."""
     clock = clock or pm.now_ms
     data_dir = ensure_data_dir(config)
     token = admin_token(config, announce=announce)
@@ -134,7 +146,7 @@ def build_relay(config: Config, *, clock: Callable[[], int] | None = None, annou
         strategy=config.rate_limit_strategy,
         redis_url=config.redis_url,
     )
-    audit = open_audit_log(data_dir, fsync=config.audit_fsync)
+    audit = audit or open_audit_log(data_dir, fsync=config.audit_fsync)
     events = DecisionEvents(log_context=config.log_context)
     metrics = RelayMetrics()
     policy = Policy(
@@ -152,16 +164,18 @@ def build_relay(config: Config, *, clock: Callable[[], int] | None = None, annou
     return Relay(config, db, registry, clients, replay, limiter, audit, events, metrics, pipeline, token, clock)
 
 
-class HttpMiddleware:
-    """Request id, security headers, HTTP metrics: one pure-ASGI layer (cheap)."""
+class RelayApp(FastAPI):
+    """The FastAPI app with one plain-ASGI layer in front of the framework stack:
+    request id, security headers and HTTP metrics for every request, and the two
+    verification paths served directly by :class:`VerifyEndpoints` (they never
+    enter the framework's middleware and routing)."""
 
-    def __init__(self, app: ASGIApp, metrics: RelayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    hot: VerifyEndpoints
+    metrics: RelayMetrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
             return
         start = time.perf_counter()
         rid = None
@@ -170,32 +184,45 @@ class HttpMiddleware:
                 text = value.decode("latin-1")
                 rid = text if _REQUEST_ID.match(text) else None
                 break
-        rid = rid or secrets.token_hex(8)
+        rid = rid or _request_ids()
         scope["pm.request_id"] = rid
         status = 500
-        m = self.metrics
+        extra = [(b"x-request-id", rid.encode("ascii")), (b"x-content-type-options", b"nosniff")]
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
-                headers.append((b"x-request-id", rid.encode("ascii")))
-                headers.append((b"x-content-type-options", b"nosniff"))
+                headers += extra
                 if not any(k == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
+        m = self.metrics
+        hot = scope["path"] in HOT_PATHS
         m.in_flight.inc()
         try:
-            await self.app(scope, receive, send_wrapper)
+            if hot:
+                await self.hot(scope, receive, send_wrapper)
+            else:
+                await super().__call__(scope, receive, send_wrapper)
         finally:
             m.in_flight.dec()
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = scope["path"] if hot else (getattr(scope.get("route"), "path", None) or "unmatched")
             m.http_requests.labels(scope["method"], path, str(status)).inc()
             m.http_latency.labels(path).observe(time.perf_counter() - start)
+
+
+def _request_id_source() -> Callable[[], str]:
+    """Unique per process without a syscall per request: random prefix + counter."""
+    prefix = secrets.token_hex(4)
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter):x}"
+
+
+_request_ids = _request_id_source()
 
 
 def create_app(
@@ -233,7 +260,7 @@ def create_app(
             else:
                 relay.audit.sync()
 
-    app = FastAPI(
+    app = RelayApp(
         title="proof-messenger relay",
         version=pm.__version__,
         description="Self-hosted verification of proof-messenger proofs. Manual: docs/RELAY.md.",
@@ -261,24 +288,39 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED}.get(exc.status_code, errors.INVALID_REQUEST)
-        return json_response(RelayError(code, str(exc.detail)).body(), exc.status_code, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route on the path; list every method the path has.
+            methods = {
+                m
+                for route in app.routes
+                if getattr(route, "path_regex", None) is not None and route.path_regex.match(request.url.path)
+                for m in (getattr(route, "methods", None) or ())
+                if m != "HEAD"
+            }
+            headers["Allow"] = ", ".join(sorted(methods))
+        return json_response(RelayError(code, str(exc.detail)).body(), exc.status_code, headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return json_response(RelayError(errors.INTERNAL_ERROR, "internal error").body(), 500)
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(HttpMiddleware, metrics=relay.metrics)
+    app.openapi = lambda: _openapi(app, cfg.max_batch_count)  # type: ignore[method-assign]
+    app.hot = VerifyEndpoints(relay, Coalescer(relay.pipeline, max_group_proofs=max(cfg.max_batch_count, 1)))
+    app.metrics = relay.metrics
     return app
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _openapi(app: FastAPI, max_batch_count: int) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema["paths"] = {**openapi_paths(max_batch_count), **schema.get("paths", {})}
     _, defs = models_json_schema(
-        [(m, "validation") for m in (schemas.Proof, schemas.ChallengeRequest, schemas.KeyEnrollRequest, schemas.ClientCreateRequest)],
+        [(m, "validation") for m in (schemas.Proof, schemas.ChallengeRequest, schemas.KeyEnrollRequest,
+                                     schemas.ClientCreateRequest, schemas.Verdict, schemas.BatchVerdicts,
+                                     schemas.ErrorBody)],
         ref_template="#/components/schemas/{model}",
     )
     components = schema.setdefault("components", {})

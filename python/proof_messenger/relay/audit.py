@@ -10,7 +10,8 @@ A later issue replaces it with a Merkle-tree log behind the same interface.
 
 Entry hash: ``sha256(RFC 8785 canonical form of the entry without "hash")``,
 where the entry holds ``seq``, ``prev`` (the previous hash, 64 zeros first)
-and the decision's record. The receipt id is ``rcpt_<seq>_<hash[:16]>``.
+and the decision's record; each line is that canonical form with ``"hash"``
+appended as the last member. The receipt id is ``rcpt_<seq>_<hash[:16]>``.
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ class JsonlAuditLog:
                 seq, prev = self._seq, self._prev
                 for d in decisions:
                     seq += 1
-                    entry = {"seq": seq, "prev": prev, **d.record()}
-                    prev = entry["hash"] = hashlib.sha256(_canonical(entry)).hexdigest()
-                    lines.append(_canonical(entry))
+                    body = _canonical({"seq": seq, "prev": prev, **d.record()})
+                    prev = hashlib.sha256(body).hexdigest()
+                    # the stored line is the hashed body with "hash" appended as its last member
+                    lines.append(body[:-1] + b',"hash":"' + prev.encode("ascii") + b'"}')
                     rid = f"rcpt_{seq}_{prev[:16]}"
                     d.receipt_id = rid
                     receipts.append(Receipt(rid, seq, prev))
@@ -236,3 +238,30 @@ class GroupCommit:
 
 def open_audit_log(data_dir: Path, *, fsync: bool = True) -> JsonlAuditLog:
     return JsonlAuditLog(data_dir / "audit" / "decisions.jsonl", fsync=fsync)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m proof_messenger.relay.audit [FILE | --data-dir DIR]``: check the hash chain."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m proof_messenger.relay.audit",
+                                     description="Check the hash chain of the relay's JSON-lines audit log.")
+    parser.add_argument("file", nargs="?", help="audit file (default <data-dir>/audit/decisions.jsonl)")
+    parser.add_argument("--data-dir", default="data")
+    args = parser.parse_args(argv)
+    path = Path(args.file) if args.file else Path(args.data_dir) / "audit" / "decisions.jsonl"
+    try:
+        n = verify_chain(path)
+    except FileNotFoundError:
+        print(f"no audit log at {path}", file=sys.stderr)
+        return 2
+    except AuditChainError as exc:
+        print(f"{path}: BROKEN: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: {n} entries, hash chain intact")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

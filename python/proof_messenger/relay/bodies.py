@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Receive
 
 from . import errors
 from .errors import RelayError
@@ -23,14 +25,17 @@ from .errors import RelayError
 M = TypeVar("M", bound=BaseModel)
 
 
-def media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-async def read_body(request: Request, *, limit: int, media_types: tuple[str, ...], timeout_s: float) -> bytes:
-    if media_type(request) not in media_types:
+async def read_asgi_body(
+    headers: Mapping[str, str], receive: Receive, *, limit: int, media_types: tuple[str, ...], timeout_s: float
+) -> bytes:
+    """Reads an ASGI request body (``headers``: lower-case names) within ``limit`` and ``timeout_s``."""
+    if media_type(headers.get("content-type")) not in media_types:
         raise RelayError(errors.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {' or '.join(media_types)}")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise RelayError(errors.INVALID_REQUEST, "malformed Content-Length")
@@ -40,16 +45,26 @@ async def read_body(request: Request, *, limit: int, media_types: tuple[str, ...
     size = 0
     try:
         async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise RelayError(errors.INPUT_TOO_LARGE, f"body exceeds {limit} bytes")
-                chunks.append(chunk)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise RelayError(errors.INVALID_REQUEST, "client disconnected while sending the body")
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > limit:
+                        raise RelayError(errors.INPUT_TOO_LARGE, f"body exceeds {limit} bytes")
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise RelayError(errors.REQUEST_TIMEOUT, f"body not received within {timeout_s:g} s") from None
-    except ClientDisconnect:
-        raise RelayError(errors.INVALID_REQUEST, "client disconnected while sending the body") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_body(request: Request, *, limit: int, media_types: tuple[str, ...], timeout_s: float) -> bytes:
+    """:func:`read_asgi_body` for a Starlette request."""
+    return await read_asgi_body(request.headers, request.receive, limit=limit, media_types=media_types, timeout_s=timeout_s)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Decision:
     timestamp_ms: int | None = None
     context: dict[str, Any] | None = None  # only set when the proof is valid
     context_digest: bytes | None = None
+    signed_digest: bytes | None = None  # SHA-256 of the signed payload (ties a receipt to exact bytes)
     receipt_id: str | None = None
 
     def verdict(self) -> dict[str, Any]:
@@ -66,5 +67,6 @@ class Decision:
             "nonce": self.nonce,
             "proofTimestamp": self.timestamp_ms,
             "contextDigest": b64url(self.context_digest),
+            "signedDigest": b64url(self.signed_digest),
             "decidedAt": self.decided_at_ms,
         }

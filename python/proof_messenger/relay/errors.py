@@ -31,7 +31,7 @@ INPUT_TOO_LARGE = "input_too_large"
 
 # --- verdict codes the relay adds (a 200 verdict with valid=false) ---------------
 CHALLENGE_UNKNOWN = "challenge_unknown"  # require_challenge is on and the nonce was never issued
-CHALLENGE_MISMATCH = "challenge_mismatch"  # the challenge was issued for another subject/audience
+CHALLENGE_MISMATCH = "challenge_binding_mismatch"  # the challenge was issued for another subject/audience
 CHALLENGE_EXPIRED = "challenge_expired"  # the challenge's own expiry has passed
 # nonce_replayed is a core code (shared with every binding), produced here.
 NONCE_REPLAYED = "nonce_replayed"

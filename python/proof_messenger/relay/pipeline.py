@@ -11,7 +11,13 @@ The pipeline decides nothing the core decides: it hands the core the keys
 enrolled *now* for each subject and the policy values, and keeps only what is
 the service's: who may ask, how often, and whether a nonce was seen before.
 The body-size limit and content type are checked by the HTTP layer before
-the bytes reach :meth:`Pipeline.run`.
+the bytes arrive here.
+
+Work arrives as :class:`Job` s (one per HTTP request). :meth:`Pipeline.run_jobs`
+runs several jobs as one group: each step is done once for the group (one
+registry query, one ``verify_batch`` per audience with the GIL released, one
+nonce transaction, one audit write), while every job keeps its own
+authentication, rate limits, errors and verdicts.
 
 It is synchronous and thread-safe; the same object backs the HTTP relay and
 the embedded verifier of :mod:`proof_messenger.integrations`.
@@ -19,8 +25,8 @@ the embedded verifier of :mod:`proof_messenger.integrations`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import proof_messenger as pm
@@ -29,6 +35,7 @@ from . import errors
 from .audit import AuditSink
 from .clients import ApiClient
 from .decision import Decision
+from .errors import RelayError
 from .events import DecisionEvents
 from .keys import KeyRecord, KeyRegistry
 from .limits import RateLimiter
@@ -51,6 +58,22 @@ class Policy:
     max_depth: int = pm.DEFAULT_MAX_DEPTH
     require_challenge: bool = False
     challenge_ttl_ms: int = 120_000
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """One request's proofs. ``single``: the one-proof endpoint, where a malformed
+    proof or a subject over its limit fails the request instead of becoming a verdict.
+    ``credential`` (e.g. the bearer token) lets a group authenticate it only once."""
+
+    bodies: Sequence[bytes]
+    authenticate: Callable[[], ApiClient]
+    single: bool = False
+    credential: Hashable | None = None
+    request_id: str | None = None
+    remote_addr: str | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    error: RelayError | None = None
 
 
 class _KeyCache:
@@ -94,87 +117,128 @@ class Pipeline:
         self.clock = clock
         self._keys = _KeyCache()
 
-    # -- the pipeline -----------------------------------------------------------
-
     def parse(self, data: bytes) -> pm.Proof:
         """Structure, field formats and the algorithm allowlist: the core parser."""
         return pm.Proof.from_json(data, max_bytes=self.policy.max_proof_bytes, max_depth=self.policy.max_depth)
 
     def run(
         self,
-        items: Sequence[bytes],
+        bodies: Sequence[bytes],
         authenticate: Callable[[], ApiClient],
         *,
         single: bool = False,
         request_id: str | None = None,
         remote_addr: str | None = None,
     ) -> list[Decision]:
-        """Verifies ``items`` (proof JSON bytes) for the client ``authenticate`` returns.
+        """Verifies one request's proofs; raises :class:`RelayError` if the request is refused."""
+        job = Job(bodies, authenticate, single, None, request_id, remote_addr)
+        self.run_jobs([job])
+        if job.error is not None:
+            raise job.error
+        return job.decisions
 
-        ``single=True`` (the one-proof endpoint): a malformed proof or a
-        subject over its rate limit rejects the request (:class:`RelayError`);
-        in a batch they become that item's verdict. Everything after the rate
-        limit is a verdict with a receipt.
-        """
-        # 1. structure and algorithm allowlist
-        parsed: list[pm.Proof | pm.ProofMessengerError] = []
-        for data in items:
-            try:
-                parsed.append(self.parse(data))
-            except pm.ProofMessengerError as exc:
-                if single:
-                    if self.metrics:
-                        self.metrics.rejected_requests.labels(exc.code).inc()
-                    raise errors.RelayError(exc.code, exc.detail, status=413 if exc.code == "input_too_large" else 400) from None
-                parsed.append(exc)
+    def run_jobs(self, jobs: Sequence[Job]) -> None:
+        """Runs a group of jobs; fills each job's ``decisions`` or ``error``.
 
-        # 2. who is asking, and how often
-        client = authenticate()
-        self._check_client_rate(client, len(items))
+        Store failures (SQLite, Redis, the audit file) raise and fail the group."""
         now = self.clock()
-        audience = client.audience
-        decisions: list[Decision | None] = [None] * len(parsed)
-        for i, p in enumerate(parsed):
-            if isinstance(p, pm.ProofMessengerError):
-                decisions[i] = Decision(False, p.code, p.detail, audience, now, client.id)
-            elif p.subject is not None and not self._subject_allowed(p.subject, single):
-                decisions[i] = self._from_proof(p, False, errors.RATE_LIMITED, "too many proofs for this subject", audience, now, client)
+        # -- 1. structure and algorithm allowlist ---------------------------------
+        parsed: list[list[pm.Proof | pm.ProofMessengerError]] = []
+        for job in jobs:
+            items: list[pm.Proof | pm.ProofMessengerError] = []
+            for data in job.bodies:
+                try:
+                    items.append(self.parse(data))
+                except pm.ProofMessengerError as exc:
+                    if job.single:
+                        status = 413 if exc.code == errors.INPUT_TOO_LARGE else 400
+                        job.error = RelayError(exc.code, exc.detail, status=status)
+                        if self.metrics:
+                            self.metrics.rejected_requests.labels(exc.code).inc()
+                        break
+                    items.append(exc)
+            parsed.append(items)
 
-        # 3-6. key authenticity, audience, freshness, signature: the core decides
-        todo = [i for i, d in enumerate(decisions) if d is None]
-        if todo:
-            proofs: list[pm.Proof] = [parsed[i] for i in todo]  # type: ignore[misc]
-            enrolled = self.registry.active_keys({p.subject for p in proofs if p.subject is not None}, now_ms=now)
+        # -- 2. who is asking, and how often ----------------------------------------
+        authenticated: dict[Hashable, ApiClient] = {}
+        clients: list[ApiClient | None] = []
+        for job in jobs:
+            client = None
+            if job.error is None:
+                try:
+                    client = authenticated.get(job.credential) if job.credential is not None else None
+                    if client is None:
+                        client = job.authenticate()
+                        if job.credential is not None:
+                            authenticated[job.credential] = client
+                except RelayError as exc:
+                    job.error = exc
+            clients.append(client)
+        self._charge_clients(jobs, clients)
+
+        decisions: list[list[Decision | None]] = []
+        pending: list[tuple[int, int, pm.Proof]] = []  # (job, item, proof) for the core
+        for j, job in enumerate(jobs):
+            client = clients[j]
+            row: list[Decision | None] = [None] * len(parsed[j])
+            decisions.append(row)
+            if client is None:
+                continue
+            for i, p in enumerate(parsed[j]):
+                if isinstance(p, pm.ProofMessengerError):
+                    row[i] = Decision(False, p.code, p.detail, client.audience, now, client.id)
+                elif p.subject is not None and (wait := self._subject_wait(p.subject)):
+                    if job.single:
+                        job.error = RelayError(
+                            errors.RATE_LIMITED, "subject rate limit exceeded", headers={"Retry-After": str(wait)}
+                        )
+                        break
+                    row[i] = _from_proof(p, errors.RATE_LIMITED, "too many proofs for this subject", client, now)
+                else:
+                    pending.append((j, i, p))
+        pending = [t for t in pending if jobs[t[0]].error is None]
+
+        # -- 3-6. key authenticity, audience, freshness, signature: the core decides --
+        if pending:
+            enrolled = self.registry.active_keys({p.subject for _, _, p in pending if p.subject is not None}, now_ms=now)
             trusted = {s: [self._keys.get(r.public_key) for r in recs] for s, recs in enrolled.items()}
-            opts: dict[str, Any] = dict(
-                audience=audience,
-                resolver=lambda subject: trusted.get(subject, ()),
-                now_ms=now,
-                max_age_ms=self.policy.max_age_ms,
-                max_skew_ms=self.policy.max_skew_ms,
-                max_bytes=self.policy.max_proof_bytes,
-                max_depth=self.policy.max_depth,
-            )
-            results = [pm.verify(proofs[0], **opts)] if len(proofs) == 1 else pm.verify_batch(proofs, **opts)
+            resolver = lambda subject: trusted.get(subject, ())  # noqa: E731
+            by_audience: dict[str, list[int]] = {}
+            for k, (j, _, _) in enumerate(pending):
+                by_audience.setdefault(clients[j].audience, []).append(k)  # type: ignore[union-attr]
+            results: list[Any] = [None] * len(pending)
+            for audience, ks in by_audience.items():
+                opts = dict(
+                    audience=audience, resolver=resolver, now_ms=now, max_age_ms=self.policy.max_age_ms,
+                    max_skew_ms=self.policy.max_skew_ms, max_bytes=self.policy.max_proof_bytes,
+                    max_depth=self.policy.max_depth,
+                )
+                if len(ks) == 1:
+                    out = [pm.verify(pending[ks[0]][2], **opts)]
+                else:
+                    out = pm.verify_batch([pending[k][2] for k in ks], **opts)
+                for k, res in zip(ks, out):
+                    results[k] = res
 
-            # 7. replay: only proofs the core accepted may consume a nonce
+            # -- 7. replay: only proofs the core accepted may consume a nonce -----------
             valid = [k for k, r in enumerate(results) if r.valid]
             claims = [
-                Claim(results[k].subject, audience, results[k].nonce, results[k].expires_at_ms + self.policy.max_skew_ms)
+                Claim(results[k].subject, clients[pending[k][0]].audience, results[k].nonce,  # type: ignore[union-attr]
+                      results[k].expires_at_ms + self.policy.max_skew_ms)
                 for k in valid
             ]
-            outcomes = dict(zip(valid, self.replay.consume(claims, now_ms=now, require_challenge=self.policy.require_challenge)))
-            for k, (i, res) in enumerate(zip(todo, results)):
-                code = res.code if not res.valid else outcomes[k]
+            replay = dict(zip(valid, self.replay.consume(claims, now_ms=now, require_challenge=self.policy.require_challenge)))
+            for k, (j, i, _) in enumerate(pending):
+                res, client = results[k], clients[j]
+                code = replay[k] if res.valid else res.code
                 ok = code is None
-                detail = res.detail if not res.valid else _REPLAY_DETAIL.get(code or "")
-                decisions[i] = Decision(
+                decisions[j][i] = Decision(
                     valid=ok,
                     code=code,
-                    detail=detail,
-                    audience=audience,
+                    detail=_REPLAY_DETAIL.get(code or "") if res.valid else res.detail,
+                    audience=client.audience,  # type: ignore[union-attr]
                     decided_at_ms=now,
-                    client_id=client.id,
+                    client_id=client.id,  # type: ignore[union-attr]
                     subject=res.subject,
                     key_id=res.key_id,
                     enrollment_id=_enrollment(enrolled.get(res.subject or ""), res.key_id) if res.valid else None,
@@ -182,15 +246,21 @@ class Pipeline:
                     timestamp_ms=res.timestamp_ms,
                     context=res.context if ok else None,
                     context_digest=res.context_digest,
+                    signed_digest=res.signed_digest,
                 )
 
-        # 8. receipt, event, metrics
-        done: list[Decision] = decisions  # type: ignore[assignment]
+        # -- 8. receipts (one audit write for the group), events, metrics --------------
+        done: list[Decision] = []
+        for j, job in enumerate(jobs):
+            if job.error is None:
+                job.decisions = decisions[j]  # type: ignore[assignment]
+                done.extend(job.decisions)
         self.audit.append_many(done)
-        self.events.emit(done, request_id=request_id, remote_addr=remote_addr)
+        for job in jobs:
+            if job.error is None:
+                self.events.emit(job.decisions, request_id=job.request_id, remote_addr=job.remote_addr)
         if self.metrics:
             self.metrics.count_decisions((d.valid, d.code) for d in done)
-        return done
 
     def issue_challenge(self, client: ApiClient, subject: str, ttl_ms: int | None = None) -> Challenge:
         """A one-time nonce for ``subject``, bound to the client's audience."""
@@ -201,6 +271,25 @@ class Pipeline:
 
     # -- helpers ----------------------------------------------------------------
 
+    def _charge_clients(self, jobs: Sequence[Job], clients: list[ApiClient | None]) -> None:
+        """Per-client rate limit, one unit per proof. A client's jobs in one group
+        are charged together when they fit (one limiter call); otherwise job by
+        job, so that exactly the jobs over the limit get 429."""
+        if self.limiter is None:
+            return
+        per_client: dict[str, list[int]] = {}
+        for j, client in enumerate(clients):
+            if client is not None:
+                per_client.setdefault(client.id, []).append(j)
+        for client_id, js in per_client.items():
+            if len(js) > 1 and self.limiter.hit_client(client_id, sum(len(jobs[j].bodies) for j in js)).allowed:
+                continue
+            for j in js:
+                try:
+                    self._check_client_rate(clients[j], len(jobs[j].bodies))  # type: ignore[arg-type]
+                except RelayError as exc:
+                    jobs[j].error, clients[j] = exc, None
+
     def _check_client_rate(self, client: ApiClient, cost: int) -> None:
         if self.limiter is None:
             return
@@ -208,33 +297,26 @@ class Pipeline:
         if not rd.allowed:
             if self.metrics:
                 self.metrics.rate_limited.labels("client").inc()
-            raise errors.RelayError(
-                errors.RATE_LIMITED, "client rate limit exceeded", headers={"Retry-After": str(rd.retry_after_s)}
-            )
+            raise RelayError(errors.RATE_LIMITED, "client rate limit exceeded", headers={"Retry-After": str(rd.retry_after_s)})
 
-    def _subject_allowed(self, subject: str, single: bool) -> bool:
+    def _subject_wait(self, subject: str) -> int:
+        """0 if the subject may submit another proof now, else seconds to wait."""
         if self.limiter is None:
-            return True
+            return 0
         rd = self.limiter.hit_subject(subject)
         if rd.allowed:
-            return True
+            return 0
         if self.metrics:
             self.metrics.rate_limited.labels("subject").inc()
-        if single:
-            raise errors.RelayError(
-                errors.RATE_LIMITED, "subject rate limit exceeded", headers={"Retry-After": str(rd.retry_after_s)}
-            )
-        return False
+        return rd.retry_after_s
 
-    @staticmethod
-    def _from_proof(
-        p: pm.Proof, valid: bool, code: str, detail: str, audience: str, now: int, client: ApiClient
-    ) -> Decision:
-        return Decision(
-            valid, code, detail, audience, now, client.id,
-            subject=p.subject, key_id=p.key_id, nonce=p.nonce, timestamp_ms=p.timestamp_ms,
-            context_digest=p.context_digest,
-        )
+
+def _from_proof(p: pm.Proof, code: str, detail: str, client: ApiClient, now: int) -> Decision:
+    return Decision(
+        False, code, detail, client.audience, now, client.id,
+        subject=p.subject, key_id=p.key_id, nonce=p.nonce, timestamp_ms=p.timestamp_ms, context_digest=p.context_digest,
+        signed_digest=p.signed_digest,
+    )
 
 
 def _enrollment(records: list[KeyRecord] | None, key_id: str | None) -> str | None:

@@ -17,7 +17,7 @@ recording the nonce happen in the same atomic step.
 [None, 'nonce_replayed']
 >>> ch = store.issue_challenge("bob", "bank", ttl_ms=5_000, now_ms=1_000)
 >>> store.consume([Claim("mallory", "bank", ch.nonce, 10_000)], now_ms=2_000)
-['challenge_mismatch']
+['challenge_binding_mismatch']
 >>> store.consume([Claim("bob", "bank", ch.nonce, 10_000)], now_ms=2_000)
 [None]
 """
@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,7 +65,7 @@ class ReplayStore(Protocol):
 
     def consume(self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False) -> list[str | None]:
         """Atomically consumes each claim in order: None if accepted, else a verdict code
-        (``nonce_replayed``, ``challenge_unknown``, ``challenge_mismatch``, ``challenge_expired``)."""
+        (``nonce_replayed``, ``challenge_unknown``, ``challenge_binding_mismatch``, ``challenge_expired``)."""
         ...
 
     def purge(self, *, now_ms: int) -> int: ...
@@ -105,11 +105,16 @@ CREATE TABLE IF NOT EXISTS pm_challenges (
 CREATE INDEX IF NOT EXISTS pm_challenges_expiry ON pm_challenges (expires_at_ms);
 """
 
-_UPSERT_NONCE = (
-    "INSERT INTO pm_nonces (scope, nonce, expires_at_ms) VALUES (?, ?, ?)"
-    " ON CONFLICT (scope, nonce) DO UPDATE SET expires_at_ms = excluded.expires_at_ms"
-    " WHERE pm_nonces.expires_at_ms < ?"
-)
+_CHUNK = 300  # rows per statement (3 parameters each; far below every engine's limit)
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for k in range(0, len(values), _CHUNK):
+        yield values[k : k + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 class SqlReplayStore:
@@ -128,29 +133,71 @@ class SqlReplayStore:
         return ch
 
     def consume(self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False) -> list[str | None]:
-        out: list[str | None] = []
-        with self.db.transaction() as tx:
-            for c in claims:
-                out.append(self._consume_one(tx, c, now_ms, require_challenge))
-        return out
+        if not claims:
+            return []
+        if len(claims) == 1:
+            # One claim needs no explicit transaction: the nonce INSERT is the single
+            # atomic arbiter, and autocommit saves two round trips.
+            return self._consume(self.db, claims, now_ms, require_challenge)
+        with self.db.transaction() as tx:  # many claims: a few statements and one commit for all
+            return self._consume(tx, claims, now_ms, require_challenge)
 
     @staticmethod
-    def _consume_one(tx: Any, c: Claim, now_ms: int, require_challenge: bool) -> str | None:
-        scope = _scope(c.subject)
-        row = tx.execute("SELECT binding, expires_at_ms FROM pm_challenges WHERE nonce = ?", (c.nonce,)).fetchone()
-        if row is not None:
-            if row[0] != _binding(c.subject, c.audience):
-                return errors.CHALLENGE_MISMATCH
-            if row[1] < now_ms:
-                return errors.CHALLENGE_EXPIRED
-            tx.execute("DELETE FROM pm_challenges WHERE nonce = ?", (c.nonce,))
-        elif require_challenge:
-            seen = tx.execute(
-                "SELECT 1 FROM pm_nonces WHERE scope = ? AND nonce = ? AND expires_at_ms >= ?", (scope, c.nonce, now_ms)
-            ).fetchone()
-            return errors.NONCE_REPLAYED if seen else errors.CHALLENGE_UNKNOWN
-        cur = tx.execute(_UPSERT_NONCE, (scope, c.nonce, max(c.expires_at_ms, now_ms), now_ms))
-        return None if cur.rowcount == 1 else errors.NONCE_REPLAYED
+    def _consume(tx: Any, claims: Sequence[Claim], now_ms: int, require_challenge: bool) -> list[str | None]:
+        """Correct with or without an enclosing transaction: whoever inserts a nonce
+        row first is accepted; a challenge is deleted only by a claim that matches
+        it, so a race can make the loser see "no challenge" but can never let two
+        claims both be accepted."""
+        out: list[str | None] = [None] * len(claims)
+        challenges: dict[str, tuple[str, int]] = {}
+        for chunk in _chunks([c.nonce for c in claims]):
+            rows = tx.execute(
+                f"SELECT nonce, binding, expires_at_ms FROM pm_challenges WHERE nonce IN ({_marks(len(chunk))})", chunk
+            ).fetchall()
+            challenges.update({r[0]: (r[1], r[2]) for r in rows})
+        used: list[str] = []
+        to_insert: dict[tuple[str, str], tuple[int, int]] = {}  # (scope, nonce) -> (first claim index, expiry)
+        for i, c in enumerate(claims):
+            scope = _scope(c.subject)
+            ch = challenges.get(c.nonce)
+            if ch is not None:
+                if ch[0] != _binding(c.subject, c.audience):
+                    out[i] = errors.CHALLENGE_MISMATCH
+                    continue
+                if ch[1] < now_ms:
+                    out[i] = errors.CHALLENGE_EXPIRED
+                    continue
+                used.append(c.nonce)
+            elif require_challenge:
+                seen = tx.execute(
+                    "SELECT 1 FROM pm_nonces WHERE scope = ? AND nonce = ? AND expires_at_ms >= ?", (scope, c.nonce, now_ms)
+                ).fetchone()
+                out[i] = errors.NONCE_REPLAYED if seen or (scope, c.nonce) in to_insert else errors.CHALLENGE_UNKNOWN
+                continue
+            if (scope, c.nonce) in to_insert:  # the same nonce twice in one group: the first wins
+                out[i] = errors.NONCE_REPLAYED
+                continue
+            to_insert[(scope, c.nonce)] = (i, max(c.expires_at_ms, now_ms))
+        for chunk in _chunks(used):
+            tx.execute(f"DELETE FROM pm_challenges WHERE nonce IN ({_marks(len(chunk))})", chunk)
+        accepted: set[tuple[str, str]] = set()
+        items = list(to_insert.items())
+        for k in range(0, len(items), _CHUNK):
+            part = items[k : k + _CHUNK]
+            params: list[Any] = []
+            for (scope, nonce), (_, expiry) in part:
+                params += (scope, nonce, expiry)
+            rows = tx.execute(
+                "INSERT INTO pm_nonces (scope, nonce, expires_at_ms) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(part))
+                + " ON CONFLICT (scope, nonce) DO UPDATE SET expires_at_ms = excluded.expires_at_ms"
+                " WHERE pm_nonces.expires_at_ms < ? RETURNING scope, nonce",
+                (*params, now_ms),
+            ).fetchall()
+            accepted.update((r[0], r[1]) for r in rows)
+        for key, (i, _) in to_insert.items():
+            out[i] = None if key in accepted else errors.NONCE_REPLAYED
+        return out
 
     def purge(self, *, now_ms: int) -> int:
         n = self.db.execute("DELETE FROM pm_nonces WHERE expires_at_ms < ?", (now_ms,)).rowcount
@@ -172,7 +219,7 @@ _CONSUME_LUA = """
 local ch = redis.call('GET', KEYS[1])
 if ch then
   local sep = string.find(ch, ':', 1, true)
-  if string.sub(ch, sep + 1) ~= ARGV[1] then return 'challenge_mismatch' end
+  if string.sub(ch, sep + 1) ~= ARGV[1] then return 'challenge_binding_mismatch' end
   if tonumber(string.sub(ch, 1, sep - 1)) < tonumber(ARGV[3]) then return 'challenge_expired' end
   redis.call('DEL', KEYS[1])
 elseif ARGV[4] == '1' then

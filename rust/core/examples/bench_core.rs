@@ -36,6 +36,7 @@ struct Args {
     now_ms: u64,
     rounds: usize,
     threads: usize,
+    quick: bool,
 }
 
 fn args() -> Args {
@@ -45,6 +46,7 @@ fn args() -> Args {
         now_ms: 0,
         rounds: 7,
         threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        quick: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -53,6 +55,7 @@ fn args() -> Args {
             "--now-ms" => out.now_ms = it.next().expect("--now-ms VALUE").parse().expect("integer"),
             "--rounds" => out.rounds = it.next().expect("--rounds VALUE").parse().expect("integer"),
             "--threads" => out.threads = it.next().expect("--threads VALUE").parse().expect("integer"),
+            "--quick" => out.quick = true,
             _ if out.path.is_empty() => out.path = arg,
             other => panic!("unexpected argument {other:?}"),
         }
@@ -142,8 +145,18 @@ fn main() {
             .collect();
         verify_batch(&items, &policy).iter().filter(|r| r.is_ok()).count()
     };
-    assert_eq!(single_path(), n, "every benchmark proof must verify (single)");
     assert_eq!(batch_path(), n, "every benchmark proof must verify (batch)");
+    if args.quick {
+        // Only the batch path: for interleaving with the Python candidates round by round.
+        let (batch, samples) = time_per(args.rounds, n, batch_path);
+        let list = samples.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(",");
+        println!(
+            "{{\"proofs\":{n},\"rounds\":{},\"batch_ns_per_proof\":{batch:.1},\"batch_samples\":[{list}]}}",
+            args.rounds
+        );
+        return;
+    }
+    assert_eq!(single_path(), n, "every benchmark proof must verify (single)");
 
     // Interleave the two headline paths round by round, so machine noise hits both alike.
     let (mut single_samples, mut batch_samples) = (Vec::new(), Vec::new());
@@ -176,7 +189,7 @@ fn main() {
         lines.iter().map(|l| Proof::parse(l, &limits).unwrap()).collect::<Vec<Proof>>().len()
     });
     let proofs: Vec<Proof> = lines.iter().map(|l| Proof::parse(l, &limits).unwrap()).collect();
-    phase("context_clone_and_drop", &mut || proofs.iter().map(|p| p.envelope().context().clone()).count());
+    phase("context_clone_and_drop", &mut || proofs.iter().map(|p| p.envelope().context().clone().len()).sum());
     phase("canonicalize_context_with_clone", &mut || {
         proofs.iter().map(|p| canonicalize(&Value::Object(p.envelope().context().clone())).len()).sum()
     });
@@ -216,7 +229,6 @@ fn main() {
     let prepared = prepare();
     let refs: Vec<&PreparedSignature> = prepared.iter().collect();
     phase("single_equation", &mut || refs.iter().filter(|s| s.verify()).count());
-    drop(phase);
     let mut chunk_sizes: Vec<usize> = vec![32, 64, 128, 256, 512, 1024];
     if !chunk_sizes.contains(&CHUNK) {
         chunk_sizes.push(CHUNK);
@@ -234,6 +246,25 @@ fn main() {
     for (size, ns) in chunk_sizes.iter().zip(best) {
         phases.push((format!("batch_equation_chunk_{size}"), ns));
     }
+
+    // A/B of the batch transcript (same equation as ed25519::verify_prepared_batch, CHUNK-sized
+    // chunks): hashing compress()-ed points, as the core does, versus the encodings as received.
+    let ab_items: Vec<ab::Item> = proofs.iter().map(ab::Item::new).collect();
+    let mut ab_best = [f64::INFINITY; 3];
+    for _ in 0..=rounds {
+        let t = Instant::now();
+        assert!(refs.chunks(CHUNK).all(verify_prepared_batch));
+        ab_best[0] = ab_best[0].min(t.elapsed().as_nanos() as f64 / n as f64);
+        let t = Instant::now();
+        assert!(ab_items.chunks(CHUNK).all(|c| ab::batch(c, false)));
+        ab_best[1] = ab_best[1].min(t.elapsed().as_nanos() as f64 / n as f64);
+        let t = Instant::now();
+        assert!(ab_items.chunks(CHUNK).all(|c| ab::batch(c, true)));
+        ab_best[2] = ab_best[2].min(t.elapsed().as_nanos() as f64 / n as f64);
+    }
+    phases.push(("ab_core_batch_equation".to_owned(), ab_best[0]));
+    phases.push(("ab_replica_transcript_compress".to_owned(), ab_best[1]));
+    phases.push(("ab_replica_transcript_encodings".to_owned(), ab_best[2]));
 
     let list = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(",");
     let phases_json = phases.iter().map(|(k, ns)| format!("\"{k}\":{ns:.1}")).collect::<Vec<_>>().join(",");
@@ -257,4 +288,81 @@ fn main() {
         list(&batch_samples),
         phases_json,
     );
+}
+
+/// A replica of the core's batch equation, to measure one change without editing the core.
+mod ab {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+    use proof_messenger_core::proof::Proof;
+    use sha2::{Digest, Sha512};
+
+    pub struct Item {
+        r: EdwardsPoint,
+        s: Scalar,
+        k: Scalar,
+        minus_a: EdwardsPoint,
+        r_bytes: [u8; 32],
+        a_bytes: [u8; 32],
+    }
+
+    impl Item {
+        pub fn new(proof: &Proof) -> Item {
+            let sig = proof.signature();
+            let r_bytes: [u8; 32] = sig[..32].try_into().unwrap();
+            let s_bytes: [u8; 32] = sig[32..].try_into().unwrap();
+            let a_bytes = *proof.public_key();
+            let hash: [u8; 64] = Sha512::new()
+                .chain_update(r_bytes)
+                .chain_update(a_bytes)
+                .chain_update(proof.envelope().signed_digest())
+                .finalize()
+                .into();
+            Item {
+                r: CompressedEdwardsY(r_bytes).decompress().unwrap(),
+                s: Option::from(Scalar::from_canonical_bytes(s_bytes)).unwrap(),
+                k: Scalar::from_bytes_mod_order_wide(&hash),
+                minus_a: -CompressedEdwardsY(a_bytes).decompress().unwrap(),
+                r_bytes,
+                a_bytes,
+            }
+        }
+    }
+
+    /// `encodings`: hash R and A as received instead of re-compressing R and -A.
+    pub fn batch(items: &[Item], encodings: bool) -> bool {
+        let mut transcript = Sha512::new();
+        transcript.update(b"proof-messenger/v1/ed25519-batch\0");
+        transcript.update((items.len() as u64).to_be_bytes());
+        for item in items {
+            if encodings {
+                transcript.update(item.r_bytes);
+                transcript.update(item.a_bytes);
+            } else {
+                transcript.update(item.r.compress().as_bytes());
+                transcript.update(item.minus_a.compress().as_bytes());
+            }
+            transcript.update(item.k.as_bytes());
+            transcript.update(item.s.as_bytes());
+        }
+        let seed = transcript.finalize();
+        let z: Vec<Scalar> = (0..items.len() as u64)
+            .map(|i| {
+                let block = Sha512::new().chain_update(seed).chain_update(i.to_be_bytes()).finalize();
+                let mut wide = [0u8; 32];
+                wide[..16].copy_from_slice(&block[..16]);
+                Scalar::from_bytes_mod_order(wide)
+            })
+            .collect();
+        let b_coefficient: Scalar = z.iter().zip(items).map(|(z, item)| z * item.s).sum();
+        let scalars = core::iter::once(b_coefficient)
+            .chain(z.iter().map(|z| -z))
+            .chain(z.iter().zip(items).map(|(z, item)| z * item.k));
+        let points = core::iter::once(ED25519_BASEPOINT_POINT)
+            .chain(items.iter().map(|item| item.r))
+            .chain(items.iter().map(|item| item.minus_a));
+        EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity()
+    }
 }

@@ -7,11 +7,17 @@
 //! equation holds exactly when every member's does (up to 2^-128). When a
 //! chunk fails, it is split in halves until the failing proofs are isolated
 //! and checked one by one, so the result names exactly the proofs that fail.
+//!
+//! WebAuthn proofs (ES256, EdDSA, RS256 assertions) have no batch equation
+//! worth its complexity: each is verified by [`verify_with`], the single-proof
+//! function itself, in the same parallel pass that prepares the Ed25519
+//! items, so batch and single verification agree by construction.
 
 use crate::ed25519::{verify_prepared_batch, PreparedSignature, PublicKey};
 use crate::errors::{Error, ErrorCode, Result};
-use crate::proof::Proof;
-use crate::verify::{check_policy, Policy};
+use crate::proof::{AnyProof, Proof};
+use crate::verify::{check_policy, verify_with, Policy, Trusted, Verified};
+use crate::webauthn::RelyingParty;
 
 /// Proofs per batch equation: large enough to amortise the multi-scalar
 /// multiplication, small enough that a bad proof costs little bisection.
@@ -19,7 +25,7 @@ pub const CHUNK: usize = 128;
 /// Below this size a failing chunk is checked item by item.
 const LEAF: usize = 4;
 
-/// One proof and the keys trusted for its subject.
+/// One Ed25519 proof and the keys trusted for its subject.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchItem<'a> {
     /// The parsed proof.
@@ -28,16 +34,75 @@ pub struct BatchItem<'a> {
     pub trusted: &'a [PublicKey],
 }
 
-/// Verifies every item under one policy; one result per item, in order.
+/// One proof of either kind and what is trusted for its subject.
+#[derive(Clone, Copy, Debug)]
+pub struct Item<'a> {
+    /// The parsed proof.
+    pub proof: &'a AnyProof,
+    /// The keys and credentials trusted for the proof's subject.
+    pub trusted: Trusted<'a>,
+}
+
+/// Verifies Ed25519 proofs under one policy; one result per item, in order.
 ///
 /// With the `parallel` feature, work is spread over rayon's thread pool.
 pub fn verify_batch(items: &[BatchItem<'_>], policy: &Policy) -> Vec<Result<()>> {
-    let prepared: Vec<Result<PreparedSignature>> = map(items, |item| {
-        let key = check_policy(item.proof, item.trusted, policy)?;
-        PreparedSignature::new(key, item.proof.envelope().signed_digest(), item.proof.signature())
+    let items: Vec<(Kind<'_>, Trusted<'_>)> =
+        items.iter().map(|item| (Kind::Ed25519(item.proof), Trusted::keys(item.trusted))).collect();
+    run(&items, policy, None).into_iter().map(|r| r.map(|_| ())).collect()
+}
+
+/// Verifies proofs of both kinds under one policy; one result per item, in
+/// order, each equal to [`verify_with`] of that item.
+pub fn verify_batch_with(
+    items: &[Item<'_>],
+    policy: &Policy,
+    relying_party: Option<&RelyingParty>,
+) -> Vec<Result<Verified>> {
+    let items: Vec<(Kind<'_>, Trusted<'_>)> = items
+        .iter()
+        .map(|item| match item.proof {
+            AnyProof::Ed25519(proof) => (Kind::Ed25519(proof), item.trusted),
+            any @ AnyProof::WebAuthn(_) => (Kind::Other(any), item.trusted),
+        })
+        .collect();
+    run(&items, policy, relying_party)
+}
+
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    /// Joins the batch equation.
+    Ed25519(&'a Proof),
+    /// Verified on its own.
+    Other(&'a AnyProof),
+}
+
+// Stages live for one pass and are mostly `Pending`: boxing would cost an
+// allocation per proof to save memory that is freed right after.
+#[allow(clippy::large_enum_variant)]
+enum Stage {
+    Decided(Result<Verified>),
+    Pending(PreparedSignature),
+}
+
+fn run(items: &[(Kind<'_>, Trusted<'_>)], policy: &Policy, relying_party: Option<&RelyingParty>) -> Vec<Result<Verified>> {
+    let staged: Vec<Stage> = map(items, |(kind, trusted)| match kind {
+        Kind::Ed25519(proof) => match check_policy(proof, trusted.keys, policy)
+            .and_then(|key| PreparedSignature::new(key, proof.envelope().signed_digest(), proof.signature()))
+        {
+            Ok(prepared) => Stage::Pending(prepared),
+            Err(e) => Stage::Decided(Err(e)),
+        },
+        Kind::Other(proof) => Stage::Decided(verify_with(proof, *trusted, policy, relying_party)),
     });
-    let candidates: Vec<(usize, &PreparedSignature)> =
-        prepared.iter().enumerate().filter_map(|(i, p)| p.as_ref().ok().map(|p| (i, p))).collect();
+    let candidates: Vec<(usize, &PreparedSignature)> = staged
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Stage::Pending(p) => Some((i, p)),
+            Stage::Decided(_) => None,
+        })
+        .collect();
     let chunks: Vec<&[(usize, &PreparedSignature)]> = candidates.chunks(CHUNK).collect();
     let chunk_verdicts: Vec<Vec<bool>> = map(&chunks, |chunk| {
         let signatures: Vec<&PreparedSignature> = chunk.iter().map(|(_, p)| *p).collect();
@@ -57,13 +122,13 @@ pub fn verify_batch(items: &[BatchItem<'_>], policy: &Policy) -> Vec<Result<()>>
     }
     drop(chunks);
     drop(candidates);
-    prepared
+    staged
         .into_iter()
         .zip(failed)
-        .map(|(prepared, failed)| match prepared {
-            Err(e) => Err(e),
-            Ok(_) if failed => Err(Error::new(ErrorCode::BadSignature, "signature does not verify")),
-            Ok(_) => Ok(()),
+        .map(|(stage, failed)| match stage {
+            Stage::Decided(verdict) => verdict,
+            Stage::Pending(_) if failed => Err(Error::new(ErrorCode::BadSignature, "signature does not verify")),
+            Stage::Pending(_) => Ok(Verified::Ed25519),
         })
         .collect()
 }

@@ -46,9 +46,21 @@ enum Pending<'a> {
 
 /// Appends the canonical form of `value` to `out`.
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    write_from(Some(value), Vec::new(), out);
+}
+
+/// The canonical form of a JSON object, without first wrapping (and so
+/// copying) it into a [`Value`]: the hot path for contexts.
+pub fn canonicalize_object(object: &Object) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.push(b'{');
+    write_from(None, vec![Pending::Object { members: sorted_members(object).into_iter(), first: true }], &mut out);
+    out
+}
+
+/// Runs the serialiser from a value to write next and/or open containers.
+fn write_from<'a>(mut next: Option<&'a Value>, mut stack: Vec<Pending<'a>>, out: &mut Vec<u8>) {
     let mut numbers = ryu_js::Buffer::new();
-    let mut stack: Vec<Pending<'_>> = Vec::new();
-    let mut next = Some(value);
     loop {
         if let Some(value) = next.take() {
             match value {

@@ -161,6 +161,10 @@ pub fn key_id(raw: &[u8; 32]) -> String {
 /// verification; it rejects what the strict rules reject before any
 /// multi-scalar multiplication.
 pub struct PreparedSignature {
+    /// The encodings as received (checked canonical), for the batch transcript:
+    /// hashing them avoids re-compressing points, which costs a field inversion each.
+    r_bytes: [u8; 32],
+    a_bytes: [u8; 32],
     r: EdwardsPoint,
     s: Scalar,
     k: Scalar,
@@ -186,7 +190,7 @@ impl PreparedSignature {
             &Sha512::new().chain_update(r_bytes).chain_update(key.bytes).chain_update(message).finalize(),
         );
         let k = Scalar::from_bytes_mod_order_wide(&hash);
-        Ok(PreparedSignature { r, s, k, minus_a: key.minus_point })
+        Ok(PreparedSignature { r_bytes, a_bytes: key.bytes, r, s, k, minus_a: key.minus_point })
     }
 
     /// The cofactored single check `[8]([S]B - [k]A - R) = 0`.
@@ -220,8 +224,8 @@ pub fn verify_prepared_batch(items: &[&PreparedSignature]) -> bool {
             transcript.update(b"proof-messenger/v1/ed25519-batch\0");
             transcript.update((items.len() as u64).to_be_bytes());
             for item in items {
-                transcript.update(item.r.compress().as_bytes());
-                transcript.update(item.minus_a.compress().as_bytes());
+                transcript.update(item.r_bytes);
+                transcript.update(item.a_bytes);
                 transcript.update(item.k.as_bytes());
                 transcript.update(item.s.as_bytes());
             }

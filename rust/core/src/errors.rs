@@ -86,6 +86,38 @@ error_codes! {
     // --- service (produced by the Relay Server, defined here so every binding shares them) ---
     /// The proof's nonce was already accepted once.
     NonceReplayed => "nonce_replayed",
+    // --- WebAuthn (docs/PROTOCOL.md section 10): structure ---
+    /// `authenticatorData` is malformed (length, flags, attested data, extensions, trailing bytes).
+    InvalidAuthenticatorData => "invalid_authenticator_data",
+    /// `clientDataJSON` is not a JSON object with string `type`, `challenge` and `origin`.
+    InvalidClientData => "invalid_client_data",
+    /// An attestation object or statement is malformed or inconsistent.
+    InvalidAttestation => "invalid_attestation",
+    /// The attestation format is not "none" or "packed" self attestation.
+    AttestationUnsupported => "attestation_unsupported",
+    /// A credential's COSE algorithm is not ES256, EdDSA (Ed25519) or RS256.
+    UnsupportedCoseAlgorithm => "unsupported_cose_algorithm",
+    /// A COSE public key is malformed or not a valid key of its algorithm.
+    InvalidCoseKey => "invalid_cose_key",
+    // --- WebAuthn: ceremony ---
+    /// `clientDataJSON.type` is not the ceremony's ("webauthn.get" or "webauthn.create").
+    WebauthnTypeMismatch => "webauthn_type_mismatch",
+    /// `clientDataJSON.challenge` is not the expected challenge.
+    ChallengeMismatch => "challenge_mismatch",
+    /// `clientDataJSON.origin` (or `topOrigin`) is not in the allowed origins.
+    OriginNotAllowed => "origin_not_allowed",
+    /// The ceremony ran in a cross-origin frame and the policy does not allow it.
+    CrossOriginNotAllowed => "cross_origin_not_allowed",
+    /// The client claims Token Binding was used, which this verifier cannot check.
+    TokenBindingUnsupported => "token_binding_unsupported",
+    /// `authenticatorData.rpIdHash` is not SHA-256 of the relying party id.
+    RpIdMismatch => "rp_id_mismatch",
+    /// The authenticator did not set the user-present (UP) flag.
+    UserNotPresent => "user_not_present",
+    /// User verification is required and the UV flag is not set.
+    UserNotVerified => "user_not_verified",
+    /// A validly signed signature counter did not increase (a cloned authenticator?).
+    CounterNotIncreasing => "counter_not_increasing",
 }
 
 impl fmt::Display for ErrorCode {

@@ -3,8 +3,9 @@
 //! Pure functions from bytes and policy values to verdicts: RFC 8785
 //! canonical JSON ([`canonical`]), context digests and the v1 signing payload
 //! ([`digest`]), the proof wire format ([`proof`]), strict Ed25519
-//! ([`ed25519`]), policy checks ([`verify`]) and batch verification
-//! ([`batch`]). No I/O, no clock, no randomness: callers inject time and
+//! ([`ed25519`]), WebAuthn assertions and registrations ([`webauthn`]) with
+//! their COSE keys ([`cose`]), policy checks ([`verify`]) and batch
+//! verification ([`batch`]). No I/O, no clock, no randomness: callers inject time and
 //! nonces, so every verdict is reproducible. `docs/PROTOCOL.md` is the
 //! contract this crate implements.
 //!
@@ -25,6 +26,7 @@
 
 pub mod batch;
 pub mod canonical;
+pub mod cose;
 pub mod digest;
 pub mod ed25519;
 pub mod encoding;
@@ -32,6 +34,7 @@ pub mod errors;
 pub mod json;
 pub mod proof;
 pub mod verify;
+pub mod webauthn;
 
 pub use errors::{Error, ErrorCode, Result};
 pub use json::Limits;

@@ -3,13 +3,18 @@
 //! Parsing applies the checks of docs/PROTOCOL.md "Verification" steps 1-4
 //! in order (limits, JSON, structure, encodings); nothing here does curve
 //! arithmetic, so malformed input is rejected cheaply before any of it.
+//!
+//! Two kinds of proof share the envelope: [`Proof`] (Ed25519, section 2) and
+//! [`WebAuthnProof`] (section 10), whose member table is chosen by
+//! `"algorithm": "WebAuthn"`. [`AnyProof`] parses either.
 
-use crate::canonical::canonicalize;
+use crate::canonical::{self, canonicalize};
 use crate::digest;
 use crate::ed25519::{self, SigningKey};
 use crate::encoding::{decode_base64, decode_base64url, encode_base64};
 use crate::errors::{Error, ErrorCode, Result};
 use crate::json::{self, Limits, Number, Object, Value};
+use crate::webauthn::{Assertion, WebAuthnProof};
 
 /// The protocol version this crate implements.
 pub const VERSION: i64 = 1;
@@ -28,12 +33,31 @@ pub const MAX_TIMESTAMP_MS: u64 = (1 << 53) - 1;
 pub const MEMBERS: [&str; 8] =
     ["version", "algorithm", "context", "audience", "timestamp", "nonce", "publicKey", "signature"];
 
+/// The members of a WebAuthn proof, in the order their absence is reported;
+/// the last, `userHandle`, is optional.
+pub const WEBAUTHN_MEMBERS: [&str; 11] = [
+    "version",
+    "algorithm",
+    "context",
+    "audience",
+    "timestamp",
+    "nonce",
+    "credentialId",
+    "authenticatorData",
+    "clientDataJSON",
+    "signature",
+    "userHandle",
+];
+
 /// Signature algorithms of v1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// Ed25519 (RFC 8032) under the strict cofactored rule of [`crate::ed25519`].
     Ed25519,
+    /// A WebAuthn assertion (docs/PROTOCOL.md section 10); the signature
+    /// algorithm is the registered credential's (ES256, EdDSA or RS256).
+    WebAuthn,
 }
 
 impl Algorithm {
@@ -41,6 +65,7 @@ impl Algorithm {
     pub const fn as_str(self) -> &'static str {
         match self {
             Algorithm::Ed25519 => "Ed25519",
+            Algorithm::WebAuthn => "WebAuthn",
         }
     }
 
@@ -48,7 +73,8 @@ impl Algorithm {
     pub fn from_name(name: &str) -> Result<Algorithm> {
         match name {
             "Ed25519" => Ok(Algorithm::Ed25519),
-            _ => Err(Error::new(ErrorCode::UnsupportedAlgorithm, "algorithm must be \"Ed25519\"")),
+            "WebAuthn" => Ok(Algorithm::WebAuthn),
+            _ => Err(Error::new(ErrorCode::UnsupportedAlgorithm, "algorithm must be \"Ed25519\" or \"WebAuthn\"")),
         }
     }
 }
@@ -78,10 +104,19 @@ impl Envelope {
         check_audience(&audience)?;
         check_timestamp(timestamp_ms)?;
         let nonce_bytes = decode_nonce(nonce)?;
-        Ok(Envelope::from_checked(context, subject, audience, timestamp_ms, nonce.to_owned(), nonce_bytes))
+        Ok(Envelope::from_checked(
+            Algorithm::Ed25519,
+            context,
+            subject,
+            audience,
+            timestamp_ms,
+            nonce.to_owned(),
+            nonce_bytes,
+        ))
     }
 
     fn from_checked(
+        algorithm: Algorithm,
         context: Object,
         subject: Option<String>,
         audience: String,
@@ -89,8 +124,7 @@ impl Envelope {
         nonce: String,
         nonce_bytes: Vec<u8>,
     ) -> Envelope {
-        let algorithm = Algorithm::Ed25519;
-        let canonical_context = canonicalize_object(&context);
+        let canonical_context = canonical::canonicalize_object(&context);
         let context_digest = digest::context_digest(&canonical_context);
         let payload =
             digest::signing_payload(algorithm.as_str(), &audience, timestamp_ms, &nonce_bytes, &context_digest);
@@ -107,6 +141,28 @@ impl Envelope {
             nonce_bytes,
             signed_digest,
         }
+    }
+
+    /// The same envelope for another algorithm: the algorithm is signed, so
+    /// the signed digest changes with it.
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Envelope {
+        if algorithm != self.algorithm {
+            self.signed_digest = self.signed_digest_for(algorithm);
+            self.algorithm = algorithm;
+        }
+        self
+    }
+
+    /// The signed digest this envelope would have under `algorithm`.
+    pub fn signed_digest_for(&self, algorithm: Algorithm) -> [u8; 32] {
+        let payload = digest::signing_payload(
+            algorithm.as_str(),
+            &self.audience,
+            self.timestamp_ms,
+            &self.nonce_bytes,
+            &self.context_digest,
+        );
+        digest::signed_digest(&payload)
     }
 
     /// The signature algorithm.
@@ -156,17 +212,26 @@ impl Envelope {
         &self.signed_digest
     }
 
-    /// Signs the envelope, producing a proof.
+    /// Signs the envelope with Ed25519, producing a proof.
     pub fn sign(self, key: &SigningKey) -> Proof {
-        let signature = key.sign(&self.signed_digest);
-        self.into_proof(*key.public_key().as_bytes(), signature)
+        let envelope = self.with_algorithm(Algorithm::Ed25519);
+        let signature = key.sign(&envelope.signed_digest);
+        envelope.into_proof(*key.public_key().as_bytes(), signature)
     }
 
-    /// Assembles a proof from a signature made elsewhere (WebCrypto, an HSM).
+    /// Assembles an Ed25519 proof from a signature made elsewhere (WebCrypto, an HSM).
     ///
     /// Nothing is verified here: verification needs a trusted key.
     pub fn into_proof(self, public_key: [u8; 32], signature: [u8; 64]) -> Proof {
-        Proof { envelope: self, public_key, signature }
+        Proof { envelope: self.with_algorithm(Algorithm::Ed25519), public_key, signature }
+    }
+
+    /// Assembles a WebAuthn proof from an assertion whose challenge is
+    /// [`crate::webauthn::challenge`] of this envelope.
+    ///
+    /// Nothing is verified here: verification needs the registered credential.
+    pub fn into_webauthn_proof(self, assertion: Assertion) -> WebAuthnProof {
+        WebAuthnProof::new(self.with_algorithm(Algorithm::WebAuthn), assertion)
     }
 }
 
@@ -187,76 +252,41 @@ impl Proof {
     }
 
     /// Builds a proof from an already parsed JSON value.
+    ///
+    /// A WebAuthn proof is parsed completely (so that its structure errors
+    /// are reported as for any proof) and then refused with
+    /// `unsupported_algorithm`: this type holds Ed25519 proofs; [`AnyProof`]
+    /// takes both.
     pub fn from_value(value: Value) -> Result<Proof> {
         let Value::Object(object) = value else {
             return Err(Error::new(ErrorCode::InvalidType, "a proof must be a JSON object"));
         };
-        let mut slots: [Option<Value>; 8] = Default::default();
-        for (name, member) in object.into_members() {
-            let index = MEMBERS
-                .iter()
-                .position(|known| *known == name)
-                .ok_or_else(|| Error::new(ErrorCode::UnknownField, format!("unknown member {:?}", truncate(&name))))?;
-            if let Some(slot) = slots.get_mut(index) {
-                *slot = Some(member);
-            }
+        if is_webauthn(&object) {
+            WebAuthnProof::from_object(object)?;
+            return Err(Error::new(
+                ErrorCode::UnsupportedAlgorithm,
+                "a WebAuthn proof, and this verifier accepts Ed25519 proofs only",
+            ));
         }
-        let mut taken = slots.into_iter().zip(MEMBERS);
-        let mut next = || -> Result<(Value, &'static str)> {
-            match taken.next() {
-                Some((Some(value), name)) => Ok((value, name)),
-                Some((None, name)) => Err(Error::new(ErrorCode::MissingField, format!("missing member {name:?}"))),
-                None => Err(Error::new(ErrorCode::MissingField, "missing member")),
-            }
-        };
-        let (version, _) = next()?;
-        let (algorithm, _) = next()?;
-        let (context, _) = next()?;
-        let (audience, _) = next()?;
-        let (timestamp, _) = next()?;
-        let (nonce, _) = next()?;
-        let (public_key, _) = next()?;
-        let (signature, _) = next()?;
+        Proof::from_object(object)
+    }
 
-        // Each member is checked completely, in MEMBERS order (docs/PROTOCOL.md).
-        match version {
-            Value::Number(n) if n.as_exact_i64() == Some(VERSION) => {}
-            Value::Number(_) => return Err(Error::new(ErrorCode::UnsupportedVersion, "version must be 1")),
-            _ => return Err(Error::new(ErrorCode::InvalidField, "version: must be a number")),
+    fn from_object(object: Object) -> Result<Proof> {
+        let mut members = Members::take(object, &MEMBERS, 0)?;
+        let (algorithm, envelope) = members.envelope()?;
+        if algorithm != Algorithm::Ed25519 {
+            return Err(Error::new(ErrorCode::UnsupportedAlgorithm, "algorithm must be \"Ed25519\""));
         }
-        let Value::String(algorithm) = algorithm else {
-            return Err(Error::new(ErrorCode::InvalidField, "algorithm: must be a string"));
-        };
-        Algorithm::from_name(&algorithm)?;
-        let Value::Object(context) = context else {
-            return Err(Error::new(ErrorCode::InvalidField, "context: must be a JSON object"));
-        };
-        let subject = subject_of(&context)?;
-        let Value::String(audience) = audience else {
-            return Err(Error::new(ErrorCode::InvalidField, "audience: must be a string"));
-        };
-        check_audience(&audience)?;
-        let timestamp_ms = match timestamp {
-            Value::Number(n) => n.as_exact_i64().and_then(|t| u64::try_from(t).ok()),
-            _ => None,
-        }
-        .ok_or_else(timestamp_error)?;
-        check_timestamp(timestamp_ms)?;
-        let Value::String(nonce) = nonce else {
-            return Err(Error::new(ErrorCode::InvalidField, "nonce: must be a string"));
-        };
-        let nonce_bytes = decode_nonce(&nonce)?;
-        let Value::String(public_key) = public_key else {
+        let Value::String(public_key) = members.next_required()? else {
             return Err(Error::new(ErrorCode::InvalidField, "publicKey: must be a string"));
         };
         let public_key = ed25519::raw_key_bytes(&decode_base64(&public_key, "publicKey")?)?;
-        let Value::String(signature) = signature else {
+        let Value::String(signature) = members.next_required()? else {
             return Err(Error::new(ErrorCode::InvalidField, "signature: must be a string"));
         };
         let signature: [u8; 64] = decode_base64(&signature, "signature")?
             .try_into()
             .map_err(|_| Error::new(ErrorCode::InvalidField, "signature: must decode to 64 bytes"))?;
-        let envelope = Envelope::from_checked(context, subject, audience, timestamp_ms, nonce, nonce_bytes);
         Ok(Proof { envelope, public_key, signature })
     }
 
@@ -279,19 +309,11 @@ impl Proof {
 
     /// The proof as a JSON value (publicKey as raw 32 bytes, base64).
     pub fn to_value(&self) -> Value {
-        let e = &self.envelope;
-        let mut object = Object::with_capacity(8);
-        let members = [
-            ("version", exact_integer(VERSION as u64)),
-            ("algorithm", Value::String(e.algorithm.as_str().to_owned())),
-            ("context", Value::Object(e.context.clone())),
-            ("audience", Value::String(e.audience.clone())),
-            ("timestamp", exact_integer(e.timestamp_ms)),
-            ("nonce", Value::String(e.nonce.clone())),
+        let mut object = self.envelope.to_members();
+        for (name, value) in [
             ("publicKey", Value::String(encode_base64(&self.public_key))),
             ("signature", Value::String(encode_base64(&self.signature))),
-        ];
-        for (name, value) in members {
+        ] {
             // Names are distinct constants: insert cannot report a duplicate.
             let _ = object.insert(name.to_owned(), value);
         }
@@ -304,15 +326,190 @@ impl Proof {
     }
 }
 
+/// A proof of either kind, as a verifier receives it.
+// Both variants are a few hundred bytes; boxing would cost an allocation per
+// proof on the hot path for no gain.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyProof {
+    /// An Ed25519 proof (section 2).
+    Ed25519(Proof),
+    /// A WebAuthn proof (section 10).
+    WebAuthn(WebAuthnProof),
+}
+
+impl AnyProof {
+    /// Parses proof JSON of either kind from bytes under `limits`.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<AnyProof> {
+        AnyProof::from_value(json::parse(bytes, limits)?)
+    }
+
+    /// Builds a proof of either kind from a parsed JSON value; `algorithm`
+    /// chooses the member table.
+    pub fn from_value(value: Value) -> Result<AnyProof> {
+        let Value::Object(object) = value else {
+            return Err(Error::new(ErrorCode::InvalidType, "a proof must be a JSON object"));
+        };
+        if is_webauthn(&object) {
+            WebAuthnProof::from_object(object).map(AnyProof::WebAuthn)
+        } else {
+            Proof::from_object(object).map(AnyProof::Ed25519)
+        }
+    }
+
+    /// The signed envelope.
+    pub fn envelope(&self) -> &Envelope {
+        match self {
+            AnyProof::Ed25519(p) => p.envelope(),
+            AnyProof::WebAuthn(p) => p.envelope(),
+        }
+    }
+
+    /// The key id: the Ed25519 key's thumbprint, or the WebAuthn credential id (base64url).
+    pub fn key_id(&self) -> String {
+        match self {
+            AnyProof::Ed25519(p) => p.key_id(),
+            AnyProof::WebAuthn(p) => p.key_id(),
+        }
+    }
+
+    /// The proof as a JSON value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            AnyProof::Ed25519(p) => p.to_value(),
+            AnyProof::WebAuthn(p) => p.to_value(),
+        }
+    }
+
+    /// The proof as RFC 8785 canonical JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        canonicalize(&self.to_value())
+    }
+}
+
+impl From<Proof> for AnyProof {
+    fn from(proof: Proof) -> AnyProof {
+        AnyProof::Ed25519(proof)
+    }
+}
+
+impl From<WebAuthnProof> for AnyProof {
+    fn from(proof: WebAuthnProof) -> AnyProof {
+        AnyProof::WebAuthn(proof)
+    }
+}
+
+impl Envelope {
+    /// The envelope members (version .. nonce) as a JSON object.
+    pub(crate) fn to_members(&self) -> Object {
+        let mut object = Object::with_capacity(11);
+        for (name, value) in [
+            ("version", exact_integer(VERSION as u64)),
+            ("algorithm", Value::String(self.algorithm.as_str().to_owned())),
+            ("context", Value::Object(self.context.clone())),
+            ("audience", Value::String(self.audience.clone())),
+            ("timestamp", exact_integer(self.timestamp_ms)),
+            ("nonce", Value::String(self.nonce.clone())),
+        ] {
+            // Names are distinct constants: insert cannot report a duplicate.
+            let _ = object.insert(name.to_owned(), value);
+        }
+        object
+    }
+}
+
+/// Whether a proof object is a WebAuthn proof: its `algorithm` member is the
+/// string "WebAuthn". Anything else is read with the Ed25519 table, so every
+/// proof a v1 verifier rejected before is rejected with the same code.
+fn is_webauthn(object: &Object) -> bool {
+    matches!(object.get("algorithm"), Some(Value::String(a)) if a == Algorithm::WebAuthn.as_str())
+}
+
+/// The members of a proof object, taken out in the order of a member table.
+pub(crate) struct Members {
+    slots: std::vec::IntoIter<(Option<Value>, &'static str, bool)>,
+}
+
+impl Members {
+    /// Checks the member names (`unknown_field`) and presence (`missing_field`,
+    /// in table order); the last `optional` names of the table may be absent.
+    pub(crate) fn take(object: Object, table: &[&'static str], optional: usize) -> Result<Members> {
+        let mut slots: Vec<Option<Value>> = vec![None; table.len()];
+        for (name, member) in object.into_members() {
+            let index = table
+                .iter()
+                .position(|known| *known == name)
+                .ok_or_else(|| Error::new(ErrorCode::UnknownField, format!("unknown member {:?}", truncate(&name))))?;
+            if let Some(slot) = slots.get_mut(index) {
+                *slot = Some(member);
+            }
+        }
+        let required = table.len().saturating_sub(optional);
+        if let Some((_, name)) = slots.iter().zip(table).take(required).find(|(slot, _)| slot.is_none()) {
+            return Err(Error::new(ErrorCode::MissingField, format!("missing member {name:?}")));
+        }
+        let slots: Vec<(Option<Value>, &'static str, bool)> =
+            slots.into_iter().zip(table).enumerate().map(|(i, (v, n))| (v, *n, i >= required)).collect();
+        Ok(Members { slots: slots.into_iter() })
+    }
+
+    /// The next member of the table (present: `take` checked it).
+    pub(crate) fn next_required(&mut self) -> Result<Value> {
+        match self.slots.next() {
+            Some((Some(value), _, _)) => Ok(value),
+            Some((None, name, _)) => Err(Error::new(ErrorCode::MissingField, format!("missing member {name:?}"))),
+            None => Err(Error::new(ErrorCode::MissingField, "missing member")),
+        }
+    }
+
+    /// The next member of the table, which may be absent.
+    pub(crate) fn next_optional(&mut self) -> Option<Value> {
+        self.slots.next().and_then(|(value, _, _)| value)
+    }
+
+    /// The envelope members, each checked completely, in table order
+    /// (docs/PROTOCOL.md section 6 step 4).
+    pub(crate) fn envelope(&mut self) -> Result<(Algorithm, Envelope)> {
+        match self.next_required()? {
+            Value::Number(n) if n.as_exact_i64() == Some(VERSION) => {}
+            Value::Number(_) => return Err(Error::new(ErrorCode::UnsupportedVersion, "version must be 1")),
+            _ => return Err(Error::new(ErrorCode::InvalidField, "version: must be a number")),
+        }
+        let Value::String(algorithm) = self.next_required()? else {
+            return Err(Error::new(ErrorCode::InvalidField, "algorithm: must be a string"));
+        };
+        let algorithm = Algorithm::from_name(&algorithm)?;
+        let Value::Object(context) = self.next_required()? else {
+            return Err(Error::new(ErrorCode::InvalidField, "context: must be a JSON object"));
+        };
+        let subject = subject_of(&context)?;
+        let Value::String(audience) = self.next_required()? else {
+            return Err(Error::new(ErrorCode::InvalidField, "audience: must be a string"));
+        };
+        check_audience(&audience)?;
+        let timestamp_ms = match self.next_required()? {
+            Value::Number(n) => n.as_exact_i64().and_then(|t| u64::try_from(t).ok()),
+            _ => None,
+        }
+        .ok_or_else(timestamp_error)?;
+        check_timestamp(timestamp_ms)?;
+        let Value::String(nonce) = self.next_required()? else {
+            return Err(Error::new(ErrorCode::InvalidField, "nonce: must be a string"));
+        };
+        let nonce_bytes = decode_nonce(&nonce)?;
+        let envelope =
+            Envelope::from_checked(algorithm, context, subject, audience, timestamp_ms, nonce, nonce_bytes);
+        Ok((algorithm, envelope))
+    }
+}
+
 /// A JSON number for an integer the envelope already bounded to 0..=2^53-1,
 /// which every double holds exactly (so the fallback is never taken).
 fn exact_integer(n: u64) -> Value {
     Number::from_u64(n).map(Value::Number).unwrap_or(Value::Null)
 }
 
-fn canonicalize_object(context: &Object) -> Vec<u8> {
-    canonicalize(&Value::Object(context.clone()))
-}
+
 
 fn timestamp_error() -> Error {
     Error::new(ErrorCode::InvalidField, "timestamp: must be an integer in 0..=2^53-1 (Unix ms)")

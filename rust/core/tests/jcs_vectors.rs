@@ -500,3 +500,13 @@ fn exactness_rule_matches_reference() {
     }
     assert!(accepted > 1_000, "too few exact literals generated: {accepted}");
 }
+
+#[test]
+fn canonicalize_object_equals_canonicalize_of_the_value() {
+    for (name, input, _) in vectors() {
+        let value = proof_messenger_core::json::parse_with(&input, &Limits::default(), Numbers::Nearest).unwrap();
+        if let Value::Object(object) = &value {
+            assert_eq!(proof_messenger_core::canonical::canonicalize_object(object), canonicalize(&value), "{name}");
+        }
+    }
+}

@@ -35,10 +35,10 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, max_depth: usize) -> Result<Val
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Number::from_f64(f.value()).map(Value::Number);
     }
-    if depth >= max_depth {
-        if obj.is_instance_of::<PyDict>() || obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-            return Err(Error::new(ErrorCode::NestingTooDeep, format!("nesting deeper than {max_depth}")));
-        }
+    if depth >= max_depth
+        && (obj.is_instance_of::<PyDict>() || obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>())
+    {
+        return Err(Error::new(ErrorCode::NestingTooDeep, format!("nesting deeper than {max_depth}")));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut object = Object::with_capacity(d.len());

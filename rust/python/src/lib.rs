@@ -10,6 +10,7 @@ mod error;
 mod keys;
 mod proof;
 mod verify;
+mod webauthn;
 
 use proof_messenger_core::json::{Limits, Numbers, Value};
 use proof_messenger_core::{canonical, digest, ErrorCode};
@@ -72,6 +73,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::VerifyingKey>()?;
     m.add_class::<proof::Proof>()?;
     m.add_class::<verify::VerificationResult>()?;
+    m.add_class::<webauthn::WebAuthnCredential>()?;
+    m.add_class::<webauthn::Registration>()?;
+    m.add_function(wrap_pyfunction!(webauthn::verify_registration, m)?)?;
     m.add_function(wrap_pyfunction!(proof::sign, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_batch, m)?)?;

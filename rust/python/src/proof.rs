@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use proof_messenger_core::encoding::encode_base64url;
 use proof_messenger_core::json::{Limits, Value};
-use proof_messenger_core::proof::{Envelope, Proof as CoreProof};
+use proof_messenger_core::proof::{AnyProof, Envelope};
 use proof_messenger_core::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -13,10 +13,11 @@ use crate::convert::{object_to_python, to_python, to_value};
 use crate::error::{py_error, to_py_err};
 use crate::keys::{SigningKey, VerifyingKey};
 
-/// A parsed, well-formed proof. Parsing does not verify it: see `verify`.
+/// A parsed, well-formed proof (Ed25519 or WebAuthn). Parsing does not
+/// verify it: see `verify`.
 #[pyclass(frozen, module = "proof_messenger")]
 pub struct Proof {
-    pub(crate) inner: Arc<CoreProof>,
+    pub(crate) inner: Arc<AnyProof>,
 }
 
 #[pymethods]
@@ -27,7 +28,7 @@ impl Proof {
     fn from_json(py: Python<'_>, data: &Bound<'_, PyAny>, max_bytes: usize, max_depth: usize) -> PyResult<Proof> {
         let bytes = input_bytes(data).map_err(|e| to_py_err(py, &e))?;
         let limits = Limits { max_bytes, max_depth };
-        py.detach(|| CoreProof::parse(&bytes, &limits))
+        py.detach(|| AnyProof::parse(&bytes, &limits))
             .map(|p| Proof { inner: Arc::new(p) })
             .map_err(|e| to_py_err(py, &e))
     }
@@ -67,22 +68,43 @@ impl Proof {
     fn timestamp_ms(&self) -> u64 {
         self.inner.envelope().timestamp_ms()
     }
-    /// Key id of the carried public key (which is not trusted by itself).
+    /// "Ed25519" or "WebAuthn".
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        self.inner.envelope().algorithm().as_str()
+    }
+    /// Key id: the carried Ed25519 key's thumbprint (not trusted by itself),
+    /// or the WebAuthn credential id (base64url).
     #[getter]
     fn key_id(&self) -> String {
         self.inner.key_id()
     }
-    /// The carried public key, validated (raises for an invalid or weak key).
+    /// The carried Ed25519 public key, validated (raises for an invalid or
+    /// weak key); None for a WebAuthn proof, whose key is the registered one.
     #[getter]
-    fn public_key(&self, py: Python<'_>) -> PyResult<VerifyingKey> {
-        proof_messenger_core::ed25519::PublicKey::from_bytes(self.inner.public_key())
-            .map(|inner| VerifyingKey { inner })
-            .map_err(|e| to_py_err(py, &e))
+    fn public_key(&self, py: Python<'_>) -> PyResult<Option<VerifyingKey>> {
+        match self.inner.as_ref() {
+            AnyProof::Ed25519(p) => proof_messenger_core::ed25519::PublicKey::from_bytes(p.public_key())
+                .map(|inner| Some(VerifyingKey { inner }))
+                .map_err(|e| to_py_err(py, &e)),
+            AnyProof::WebAuthn(_) => Ok(None),
+        }
     }
-    /// The 64-byte signature.
+    /// The WebAuthn credential id; None for an Ed25519 proof.
+    #[getter]
+    fn credential_id<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        match self.inner.as_ref() {
+            AnyProof::WebAuthn(p) => Some(PyBytes::new(py, p.assertion().credential_id())),
+            AnyProof::Ed25519(_) => None,
+        }
+    }
+    /// The signature: 64 bytes for Ed25519; the assertion signature for WebAuthn.
     #[getter]
     fn signature<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.inner.signature())
+        match self.inner.as_ref() {
+            AnyProof::Ed25519(p) => PyBytes::new(py, p.signature()),
+            AnyProof::WebAuthn(p) => PyBytes::new(py, p.assertion().signature()),
+        }
     }
     /// SHA-256 of the canonical context.
     #[getter]
@@ -94,7 +116,8 @@ impl Proof {
     fn signing_payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.inner.envelope().signing_payload())
     }
-    /// SHA-256 of the signing payload: the bytes the key signed.
+    /// SHA-256 of the signing payload: the bytes the key signed (for
+    /// WebAuthn, the challenge).
     #[getter]
     fn signed_digest<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.envelope().signed_digest())
@@ -156,5 +179,5 @@ pub fn sign(
     if size > max_bytes {
         return Err(py_error(py, ErrorCode::InputTooLarge, format!("the proof would be {size} bytes, over max_bytes={max_bytes}")));
     }
-    Ok(Proof { inner: Arc::new(proof) })
+    Ok(Proof { inner: Arc::new(AnyProof::Ed25519(proof)) })
 }

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use proof_messenger_core::batch::{verify_batch as core_verify_batch, BatchItem};
+use proof_messenger_core::batch::{verify_batch_with, Item};
 use proof_messenger_core::ed25519::PublicKey;
 use proof_messenger_core::json::Limits;
-use proof_messenger_core::proof::Proof as CoreProof;
-use proof_messenger_core::verify::{verify as core_verify, Policy};
+use proof_messenger_core::proof::AnyProof;
+use proof_messenger_core::verify::{verify_with, Policy, Trusted, Verified};
+use proof_messenger_core::webauthn::{AuthenticatorState, Credential, RelyingParty};
 use proof_messenger_core::{Error, ErrorCode};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -17,17 +18,21 @@ use rayon::prelude::*;
 use crate::convert::{object_to_python, to_value};
 use crate::keys::VerifyingKey;
 use crate::proof::{input_bytes, Proof};
+use crate::webauthn::{relying_party, WebAuthnCredential};
 
 /// The outcome of verifying one proof.
 ///
 /// `context` is only given for a valid proof, so that nobody acts on an
 /// unverified one by mistake; the envelope members (subject, key id, nonce,
 /// ...) are given whenever the proof parsed, for logging and replay stores.
+/// The authenticator's new state (`sign_count`, flags) is given only for a
+/// valid WebAuthn proof: it is what the key registry stores back.
 #[pyclass(frozen, module = "proof_messenger")]
 pub struct VerificationResult {
     error: Option<Error>,
-    proof: Option<Arc<CoreProof>>,
+    proof: Option<Arc<AnyProof>>,
     expires_at_ms: Option<u64>,
+    authenticator: Option<AuthenticatorState>,
 }
 
 #[pymethods]
@@ -60,10 +65,44 @@ impl VerificationResult {
     fn subject(&self) -> Option<&str> {
         self.proof.as_ref().and_then(|p| p.envelope().subject())
     }
-    /// Key id of the proof's key (a parsed proof).
+    /// "Ed25519" or "WebAuthn" (a parsed proof).
+    #[getter]
+    fn algorithm(&self) -> Option<&'static str> {
+        self.proof.as_ref().map(|p| p.envelope().algorithm().as_str())
+    }
+    /// Key id of the proof's key (a parsed proof): the Ed25519 key's
+    /// thumbprint, or the WebAuthn credential id (base64url).
     #[getter]
     fn key_id(&self) -> Option<String> {
         self.proof.as_ref().map(|p| p.key_id())
+    }
+    /// The WebAuthn credential id (a parsed WebAuthn proof).
+    #[getter]
+    fn credential_id<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        match self.proof.as_deref() {
+            Some(AnyProof::WebAuthn(p)) => Some(PyBytes::new(py, p.assertion().credential_id())),
+            _ => None,
+        }
+    }
+    /// The authenticator's new signature counter: store it (valid WebAuthn proofs only).
+    #[getter]
+    fn sign_count(&self) -> Option<u32> {
+        self.authenticator.map(|a| a.sign_count)
+    }
+    /// The user-verified (UV) flag (valid WebAuthn proofs only).
+    #[getter]
+    fn user_verified(&self) -> Option<bool> {
+        self.authenticator.map(|a| a.flags.user_verified())
+    }
+    /// Backup eligible, BE (valid WebAuthn proofs only).
+    #[getter]
+    fn backup_eligible(&self) -> Option<bool> {
+        self.authenticator.map(|a| a.flags.backup_eligible())
+    }
+    /// Backup state, BS (valid WebAuthn proofs only).
+    #[getter]
+    fn backup_state(&self) -> Option<bool> {
+        self.authenticator.map(|a| a.flags.backup_state())
     }
     /// The proof's audience (a parsed proof).
     #[getter]
@@ -90,7 +129,7 @@ impl VerificationResult {
     fn context_digest<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.proof.as_ref().map(|p| PyBytes::new(py, p.envelope().context_digest()))
     }
-    /// The digest the key signed (a parsed proof).
+    /// The digest the key signed, or the WebAuthn challenge (a parsed proof).
     #[getter]
     fn signed_digest<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.proof.as_ref().map(|p| PyBytes::new(py, p.envelope().signed_digest()))
@@ -116,7 +155,7 @@ impl VerificationResult {
 /// A proof as handed in: raw bytes to parse, or already parsed, or refused.
 enum Input {
     Bytes(Vec<u8>),
-    Parsed(Arc<CoreProof>),
+    Parsed(Arc<AnyProof>),
     Failed(Error),
 }
 
@@ -125,7 +164,7 @@ fn gather(obj: &Bound<'_, PyAny>, max_depth: usize) -> Input {
         return Input::Parsed(Arc::clone(&proof.get().inner));
     }
     if obj.is_instance_of::<PyDict>() {
-        return match to_value(obj, max_depth).and_then(CoreProof::from_value) {
+        return match to_value(obj, max_depth).and_then(AnyProof::from_value) {
             Ok(p) => Input::Parsed(Arc::new(p)),
             Err(e) => Input::Failed(e),
         };
@@ -136,73 +175,120 @@ fn gather(obj: &Bound<'_, PyAny>, max_depth: usize) -> Input {
     }
 }
 
-fn parse(input: Input, limits: &Limits) -> Result<Arc<CoreProof>, Error> {
+fn parse(input: Input, limits: &Limits) -> Result<Arc<AnyProof>, Error> {
     match input {
-        Input::Bytes(bytes) => CoreProof::parse(&bytes, limits).map(Arc::new),
+        Input::Bytes(bytes) => AnyProof::parse(&bytes, limits).map(Arc::new),
         Input::Parsed(p) => Ok(p),
         Input::Failed(e) => Err(e),
     }
 }
 
+/// What is trusted for one subject: Ed25519 keys and WebAuthn credentials.
+#[derive(Default)]
+struct TrustSet {
+    keys: Vec<PublicKey>,
+    credentials: Vec<Credential>,
+}
+
+impl TrustSet {
+    fn trusted(&self) -> Trusted<'_> {
+        Trusted { keys: &self.keys, credentials: &self.credentials }
+    }
+
+    fn add(&mut self, item: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(key) = item.cast::<VerifyingKey>() {
+            self.keys.push(key.get().inner.clone());
+        } else if let Ok(credential) = item.cast::<WebAuthnCredential>() {
+            self.credentials.push(credential.get().inner.clone());
+        } else {
+            return Err(PyTypeError::new_err(
+                "trusted keys must be proof_messenger.VerifyingKey or proof_messenger.WebAuthnCredential objects",
+            ));
+        }
+        Ok(())
+    }
+
+    /// One key or credential, an iterable of them, or None (nothing trusted).
+    fn from_python(obj: &Bound<'_, PyAny>) -> PyResult<TrustSet> {
+        let mut set = TrustSet::default();
+        if obj.is_none() {
+            return Ok(set);
+        }
+        if obj.is_instance_of::<VerifyingKey>() || obj.is_instance_of::<WebAuthnCredential>() {
+            set.add(obj)?;
+            return Ok(set);
+        }
+        for item in obj.try_iter()? {
+            set.add(&item?)?;
+        }
+        Ok(set)
+    }
+}
+
 /// Where trusted keys come from: one fixed set, or a per-subject resolver.
 enum Trust<'py> {
-    Fixed(Vec<PublicKey>),
+    Fixed(TrustSet),
     Resolver(Bound<'py, PyAny>),
 }
 
 fn trust<'py>(trusted_keys: Option<&Bound<'py, PyAny>>, resolver: Option<Bound<'py, PyAny>>) -> PyResult<Trust<'py>> {
     match (trusted_keys, resolver) {
-        (Some(keys), None) => Ok(Trust::Fixed(keys_from(keys)?)),
+        (Some(keys), None) => Ok(Trust::Fixed(TrustSet::from_python(keys)?)),
         (None, Some(resolver)) => Ok(Trust::Resolver(resolver)),
         _ => Err(PyTypeError::new_err("pass exactly one of trusted_keys= or resolver=")),
     }
 }
 
-fn keys_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PublicKey>> {
-    if let Ok(key) = obj.cast::<VerifyingKey>() {
-        return Ok(vec![key.get().inner.clone()]);
+/// The WebAuthn policy of the keywords; None when `rp_id=` is not given.
+fn webauthn_policy(
+    rp_id: Option<String>,
+    origins: Option<&Bound<'_, PyAny>>,
+    require_user_verification: bool,
+    allow_cross_origin: bool,
+) -> PyResult<Option<RelyingParty>> {
+    match (rp_id, origins) {
+        (None, None) => Ok(None),
+        (Some(rp_id), Some(origins)) => {
+            relying_party(rp_id, origins, require_user_verification, allow_cross_origin).map(Some)
+        }
+        _ => Err(PyTypeError::new_err("WebAuthn proofs need both rp_id= and origins=")),
     }
-    let mut keys = Vec::new();
-    for item in obj.try_iter()? {
-        let item = item?;
-        let key = item
-            .cast::<VerifyingKey>()
-            .map_err(|_| PyTypeError::new_err("trusted keys must be proof_messenger.VerifyingKey objects"))?;
-        keys.push(key.get().inner.clone());
-    }
-    Ok(keys)
 }
 
 /// Asks the resolver once per distinct subject (with the GIL held).
 fn resolve<'a>(
     resolver: &Bound<'_, PyAny>,
-    parsed: &'a [Result<Arc<CoreProof>, Error>],
-) -> PyResult<HashMap<&'a str, Vec<PublicKey>>> {
-    let mut keys: HashMap<&'a str, Vec<PublicKey>> = HashMap::new();
+    parsed: &'a [Result<Arc<AnyProof>, Error>],
+) -> PyResult<HashMap<&'a str, TrustSet>> {
+    let mut sets: HashMap<&'a str, TrustSet> = HashMap::new();
     for proof in parsed.iter().flatten() {
         if let Some(subject) = proof.envelope().subject() {
-            if !keys.contains_key(subject) {
+            if !sets.contains_key(subject) {
                 let resolved = resolver.call1((subject,))?;
-                let resolved = if resolved.is_none() { Vec::new() } else { keys_from(&resolved)? };
-                keys.insert(subject, resolved);
+                sets.insert(subject, TrustSet::from_python(&resolved)?);
             }
         }
     }
-    Ok(keys)
+    Ok(sets)
 }
 
 fn missing_subject() -> Error {
     Error::new(ErrorCode::MissingSubject, "keys are resolved per subject but context.subject is absent")
 }
 
-fn result(outcome: Result<(), Error>, proof: Option<Arc<CoreProof>>, policy: &Policy) -> VerificationResult {
-    let expires_at_ms = proof.as_ref().map(|p| policy.expires_at_ms(p));
-    VerificationResult { error: outcome.err(), proof, expires_at_ms }
+fn result(outcome: Result<Verified, Error>, proof: Option<Arc<AnyProof>>, policy: &Policy) -> VerificationResult {
+    let expires_at_ms = proof.as_ref().map(|p| policy.expires_at(p.envelope()));
+    let (error, authenticator) = match outcome {
+        Ok(Verified::WebAuthn(state)) => (None, Some(state)),
+        Ok(_) => (None, None),
+        Err(e) => (Some(e), None),
+    };
+    VerificationResult { error, proof, expires_at_ms, authenticator }
 }
 
 /// Verifies one proof. The Python wrapper supplies `now_ms` from the clock.
 #[pyfunction]
-#[pyo3(signature = (proof, *, audience, now_ms, trusted_keys = None, resolver = None, max_age_ms = 300_000, max_skew_ms = 30_000, max_bytes = 65_536, max_depth = 32))]
+#[pyo3(signature = (proof, *, audience, now_ms, trusted_keys = None, resolver = None, max_age_ms = 300_000, max_skew_ms = 30_000, max_bytes = 65_536, max_depth = 32, rp_id = None, origins = None, require_user_verification = true, allow_cross_origin = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn verify<'py>(
     py: Python<'py>,
@@ -215,8 +301,13 @@ pub fn verify<'py>(
     max_skew_ms: u64,
     max_bytes: usize,
     max_depth: usize,
+    rp_id: Option<String>,
+    origins: Option<&Bound<'py, PyAny>>,
+    require_user_verification: bool,
+    allow_cross_origin: bool,
 ) -> PyResult<VerificationResult> {
     let trust = trust(trusted_keys, resolver)?;
+    let relying_party = webauthn_policy(rp_id, origins, require_user_verification, allow_cross_origin)?;
     let policy = Policy { audience, now_ms, max_age_ms, max_skew_ms };
     let limits = Limits { max_bytes, max_depth };
     let input = gather(proof, max_depth);
@@ -225,26 +316,23 @@ pub fn verify<'py>(
         Ok(p) => p,
         Err(e) => return Ok(result(Err(e), None, &policy)),
     };
-    let keys = match &trust {
-        Trust::Fixed(keys) => Ok(keys.clone()),
+    let rp = relying_party.as_ref();
+    let outcome = match &trust {
+        Trust::Fixed(fixed) => py.detach(|| verify_with(&proof, fixed.trusted(), &policy, rp)),
         Trust::Resolver(resolver) => match proof.envelope().subject() {
             None => Err(missing_subject()),
             Some(subject) => {
-                let resolved = resolver.call1((subject,))?;
-                Ok(if resolved.is_none() { Vec::new() } else { keys_from(&resolved)? })
+                let resolved = TrustSet::from_python(&resolver.call1((subject,))?)?;
+                py.detach(|| verify_with(&proof, resolved.trusted(), &policy, rp))
             }
         },
-    };
-    let outcome = match keys {
-        Ok(keys) => py.detach(|| core_verify(&proof, &keys, &policy)),
-        Err(e) => Err(e),
     };
     Ok(result(outcome, Some(proof), &policy))
 }
 
 /// Verifies many proofs on all cores; one result per proof, in order.
 #[pyfunction]
-#[pyo3(signature = (proofs, *, audience, now_ms, trusted_keys = None, resolver = None, max_age_ms = 300_000, max_skew_ms = 30_000, max_bytes = 65_536, max_depth = 32))]
+#[pyo3(signature = (proofs, *, audience, now_ms, trusted_keys = None, resolver = None, max_age_ms = 300_000, max_skew_ms = 30_000, max_bytes = 65_536, max_depth = 32, rp_id = None, origins = None, require_user_verification = true, allow_cross_origin = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn verify_batch<'py>(
     py: Python<'py>,
@@ -257,22 +345,28 @@ pub fn verify_batch<'py>(
     max_skew_ms: u64,
     max_bytes: usize,
     max_depth: usize,
+    rp_id: Option<String>,
+    origins: Option<&Bound<'py, PyAny>>,
+    require_user_verification: bool,
+    allow_cross_origin: bool,
 ) -> PyResult<Vec<VerificationResult>> {
     let trust = trust(trusted_keys, resolver)?;
+    let relying_party = webauthn_policy(rp_id, origins, require_user_verification, allow_cross_origin)?;
     let policy = Policy { audience, now_ms, max_age_ms, max_skew_ms };
     let limits = Limits { max_bytes, max_depth };
     let inputs: Vec<Input> = proofs.try_iter()?.map(|p| p.map(|p| gather(&p, max_depth))).collect::<PyResult<_>>()?;
-    let parsed: Vec<Result<Arc<CoreProof>, Error>> =
+    let parsed: Vec<Result<Arc<AnyProof>, Error>> =
         py.detach(|| inputs.into_par_iter().map(|input| parse(input, &limits)).collect());
 
-    let (fixed, resolved): (&[PublicKey], Option<HashMap<&str, Vec<PublicKey>>>) = match &trust {
-        Trust::Fixed(keys) => (keys, None),
-        Trust::Resolver(resolver) => (&[], Some(resolve(resolver, &parsed)?)),
+    let (fixed, resolved): (Option<&TrustSet>, Option<HashMap<&str, TrustSet>>) = match &trust {
+        Trust::Fixed(set) => (Some(set), None),
+        Trust::Resolver(resolver) => (None, Some(resolve(resolver, &parsed)?)),
     };
-    let outcomes: Vec<Result<(), Error>> = py.detach(|| {
-        // Items that failed before the signature keep their error; the rest are batched.
-        let mut outcomes: Vec<Option<Result<(), Error>>> = Vec::with_capacity(parsed.len());
-        let mut items: Vec<BatchItem<'_>> = Vec::with_capacity(parsed.len());
+    let empty = TrustSet::default();
+    let outcomes: Vec<Result<Verified, Error>> = py.detach(|| {
+        // Items that failed before verification keep their error; the rest are batched.
+        let mut outcomes: Vec<Option<Result<Verified, Error>>> = Vec::with_capacity(parsed.len());
+        let mut items: Vec<Item<'_>> = Vec::with_capacity(parsed.len());
         let mut slots: Vec<usize> = Vec::with_capacity(parsed.len());
         for (index, proof) in parsed.iter().enumerate() {
             let proof = match proof {
@@ -282,23 +376,24 @@ pub fn verify_batch<'py>(
                     continue;
                 }
             };
-            let trusted: Result<&[PublicKey], Error> = match &resolved {
-                None => Ok(fixed),
-                Some(resolved) => match proof.envelope().subject() {
+            let trusted: Result<&TrustSet, Error> = match (&fixed, &resolved) {
+                (Some(set), _) => Ok(set),
+                (None, Some(resolved)) => match proof.envelope().subject() {
                     None => Err(missing_subject()),
-                    Some(subject) => Ok(resolved.get(subject).map(Vec::as_slice).unwrap_or(&[])),
+                    Some(subject) => Ok(resolved.get(subject).unwrap_or(&empty)),
                 },
+                (None, None) => Ok(&empty),
             };
             match trusted {
-                Ok(trusted) => {
-                    items.push(BatchItem { proof, trusted });
+                Ok(set) => {
+                    items.push(Item { proof, trusted: set.trusted() });
                     slots.push(index);
                     outcomes.push(None);
                 }
                 Err(e) => outcomes.push(Some(Err(e))),
             }
         }
-        for (slot, verdict) in slots.into_iter().zip(core_verify_batch(&items, &policy)) {
+        for (slot, verdict) in slots.into_iter().zip(verify_batch_with(&items, &policy, relying_party.as_ref())) {
             if let Some(entry) = outcomes.get_mut(slot) {
                 *entry = Some(verdict);
             }
@@ -309,9 +404,5 @@ pub fn verify_batch<'py>(
             .collect()
     });
     drop(resolved);
-    Ok(parsed
-        .into_iter()
-        .zip(outcomes)
-        .map(|(proof, outcome)| result(outcome, proof.ok(), &policy))
-        .collect())
+    Ok(parsed.into_iter().zip(outcomes).map(|(proof, outcome)| result(outcome, proof.ok(), &policy)).collect())
 }

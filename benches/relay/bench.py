@@ -1,0 +1,299 @@
+"""Relay load benchmark: the full relay pipeline vs a minimal FastAPI + PyNaCl reference.
+
+Runs on 127.0.0.1 with wrk (Debian package) as the bounded load generator, in one run:
+
+1. relay   POST /v1/proofs/verify         (registry, rate limits, replay, audit, decision log on)
+2. ref     POST /verify                   (JCS + Ed25519 only)
+3. relay   POST /v1/proofs/verify-batch   (NDJSON, --batch-size proofs per request)
+
+Every request carries a distinct, fresh, validly signed proof for one of --subjects
+enrolled users; after each relay run the harness reads /metrics and reports how many
+verdicts were valid (a wrapped body list would show up as nonce_replayed).
+
+    .venv/bin/python benches/relay/bench.py                 # defaults: 10 s runs, uvicorn
+    .venv/bin/python benches/relay/bench.py --server granian
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+PY = sys.executable
+AUDIENCE = "payments-api"
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    proofs_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_proof: float
+    non_2xx: int
+    valid: int | None = None
+    invalid: int | None = None
+    rounds: list[float] | None = None
+
+
+# --- proofs ----------------------------------------------------------------------
+
+
+def _sign_chunk(args: tuple[list[bytes], int, int, int]) -> list[bytes]:
+    import proof_messenger as pm
+
+    seeds, start, count, n_subjects = args
+    keys = [pm.SigningKey.from_bytes(s) for s in seeds]
+    out = []
+    for i in range(start, start + count):
+        s = i % n_subjects
+        context = {
+            "action": "wire_transfer",
+            "amount": f"{(i % 9000) + 100}.00",
+            "currency": "EUR",
+            "to": "DE89370400440532013000",
+            "reference": f"INV-{i:08d}",
+            "subject": f"user{s}",
+        }
+        out.append(pm.sign(context, keys[s], audience=AUDIENCE).to_json())
+    return out
+
+
+def sign_proofs(seeds: list[bytes], count: int, offset: int) -> list[bytes]:
+    procs = os.cpu_count() or 1
+    per = -(-count // procs)
+    jobs = [(seeds, offset + k * per, min(per, count - k * per), len(seeds)) for k in range(procs) if count - k * per > 0]
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        chunks = pool.map(_sign_chunk, jobs)
+    return [p for chunk in chunks for p in chunk]
+
+
+# --- servers -----------------------------------------------------------------------
+
+
+def start(cmd: list[str], log: Path, ready: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    fh = log.open("wb")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=fh, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        m = re.search(r"(http://127\.0\.0\.1:\d+)", text)
+        if ready in text and m:
+            return proc, m.group(1)
+        if proc.poll() is not None:
+            raise RuntimeError(text)
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(log.read_text())
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+system CPU of a process and all its threads (children excluded)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def relay_metrics(url: str) -> tuple[int, int]:
+    text = httpx.get(f"{url}/metrics").text
+    valid = invalid = 0.0
+    for line in text.splitlines():
+        if line.startswith("proof_messenger_verifications_total{"):
+            value = float(line.rsplit(" ", 1)[1])
+            if 'result="valid"' in line:
+                valid += value
+            else:
+                invalid += value
+    return int(valid), int(invalid)
+
+
+# --- load ----------------------------------------------------------------------------
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    assert m, text
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def wrk(url: str, bodies: Path, *, auth: str, content_type: str, sep: str, connections: int, duration: int) -> dict:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s",
+           "-s", str(HERE / "bodies.lua"), url, "--", str(bodies), auth, content_type, sep]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(m.group(1)) if m else 0, "total": total, "raw": out}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per single-proof round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating relay/reference rounds (median reported)")
+    ap.add_argument("--batch-duration", type=int, default=5, help="seconds per batch round")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--batch-connections", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--subjects", type=int, default=1000)
+    ap.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian"])
+    ap.add_argument("--skip-batch", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--relay-arg", action="append", default=[],
+                    help="extra relay flag (repeatable), e.g. --relay-arg=--no-audit-fsync")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is required (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    import proof_messenger as pm
+
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="pm-relay-bench-"))
+    results: list[Result] = []
+    relay = ref = None
+    try:
+        data = work / "data"
+        relay, relay_url = start(
+            [PY, "-m", "proof_messenger.relay", "--port", "0", "--data-dir", str(data), "--allow-root",
+             "--server", args.server, "--decision-log", str(work / "decisions.log"),
+             "--rate-limit-client", "1000000/second", "--rate-limit-subject", "100000/minute",
+             "--max-batch-count", str(max(1000, args.batch_size)), *args.relay_arg],
+            work / "relay.log", "startup complete" if args.server == "uvicorn" else "listening",
+        )
+        ref, ref_url = start(
+            [PY, "-m", "uvicorn", "reference_app:app", "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", "0",
+             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info"],
+            work / "ref.log", "Uvicorn running",
+        )
+        admin = {"authorization": "Bearer " + (data / "admin.token").read_text().strip()}
+        with httpx.Client(timeout=30) as http:
+            api_key = http.post(f"{relay_url}/v1/admin/clients", json={"name": "bench", "audience": AUDIENCE},
+                                headers=admin).json()["apiKey"]
+            seeds = [os.urandom(32) for _ in range(args.subjects)]
+            for i, seed in enumerate(seeds):
+                vk = pm.SigningKey.from_bytes(seed).verifying_key
+                r = http.post(f"{relay_url}/v1/admin/keys", json={"subject": f"user{i}", "publicKey": vk.to_base64()},
+                              headers=admin)
+                assert r.status_code == 201, r.text
+        auth = f"Bearer {api_key}"
+        offset = 0
+
+        def fresh(count: int) -> list[bytes]:
+            nonlocal offset
+            out = sign_proofs(seeds, count, offset)
+            offset += count
+            return out
+
+        def write(name: str, items: list[bytes], sep: bytes) -> Path:
+            path = work / name
+            path.write_bytes(sep.join(items) + sep)
+            return path
+
+        def measure(url: str, pid: int, bodies: Path, auth_: str, ctype: str, sep: str, conns: int, secs: int) -> dict:
+            c0 = cpu_seconds(pid)
+            r = wrk(url, bodies, auth=auth_, content_type=ctype, sep=sep, connections=conns, duration=secs)
+            r["cpu"] = cpu_seconds(pid) - c0
+            return r
+
+        # warm both servers and estimate the relay's rate, to sign enough distinct proofs
+        warm = write("warm.ndjson", fresh(4000), b"\n")
+        rate = max(
+            measure(relay_url + "/v1/proofs/verify", relay.pid, warm, auth, "application/json", "line", args.connections, 2)["rps"],
+            measure(ref_url + "/verify", ref.pid, warm, "", "application/json", "line", args.connections, 2)["rps"],
+        )
+        single_rounds: dict[str, list[dict]] = {"relay verify": [], "reference verify": []}
+        before = relay_metrics(relay_url)
+        for k in range(args.rounds):
+            f = write(f"round{k}.ndjson", fresh(int(rate * args.duration * 1.8) + 1000), b"\n")
+            single_rounds["relay verify"].append(measure(relay_url + "/v1/proofs/verify", relay.pid, f, auth,
+                                                         "application/json", "line", args.connections, args.duration))
+            single_rounds["reference verify"].append(measure(ref_url + "/verify", ref.pid, f, "", "application/json",
+                                                             "line", args.connections, args.duration))
+            print(f"round {k + 1}: relay {single_rounds['relay verify'][-1]['rps']:.0f} req/s, "
+                  f"reference {single_rounds['reference verify'][-1]['rps']:.0f} req/s", flush=True)
+        after = relay_metrics(relay_url)
+        for name, runs in single_rounds.items():
+            med = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+            total = sum(r["total"] for r in runs)
+            res = Result(name, med["rps"], med["rps"], med["p50"], med["p99"],
+                         sum(r["cpu"] for r in runs) / total * 1e6, sum(r["non2xx"] for r in runs),
+                         rounds=[round(r["rps"]) for r in runs])
+            if name.startswith("relay"):
+                res.valid, res.invalid = after[0] - before[0], after[1] - before[1]
+            results.append(res)
+
+        if not args.skip_batch:
+            probe = fresh(args.batch_size * 3)
+            bodies = [b"\n".join(probe[k:k + args.batch_size]) for k in range(0, len(probe), args.batch_size)]
+            f = write("warm-batch.bin", bodies, b"\0")
+            r = measure(relay_url + "/v1/proofs/verify-batch", relay.pid, f, auth, "application/x-ndjson", "nul",
+                        args.batch_connections, 1)
+            n_batches = int(r["rps"] * args.batch_duration * 2) + args.batch_connections + 2
+            proofs = fresh(n_batches * args.batch_size)
+            bodies = [b"\n".join(proofs[k:k + args.batch_size]) for k in range(0, len(proofs), args.batch_size)]
+            f = write("batch.bin", bodies, b"\0")
+            before = relay_metrics(relay_url)
+            r = measure(relay_url + "/v1/proofs/verify-batch", relay.pid, f, auth, "application/x-ndjson", "nul",
+                        args.batch_connections, args.batch_duration)
+            after = relay_metrics(relay_url)
+            res = Result(f"relay verify-batch ({args.batch_size}/request)", r["rps"], r["rps"] * args.batch_size,
+                         r["p50"], r["p99"], r["cpu"] / max(1, r["total"] * args.batch_size) * 1e6, r["non2xx"],
+                         after[0] - before[0], after[1] - before[1])
+            results.append(res)
+    finally:
+        for p in (relay, ref):
+            if p is not None:
+                stop(p)
+        shutil.rmtree(work, ignore_errors=True)
+
+    ref_rps = next(r.proofs_per_s for r in results if r.name == "reference verify")
+    cpu = platform.processor() or "cpu"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print()
+    print(f"{os.cpu_count()} cores ({cpu}); load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; "
+          f"relay on {args.server}, 1 process each; wrk -t1, {args.connections} connections single / "
+          f"{args.batch_connections} batch; {args.subjects} enrolled subjects; {args.rounds} alternating rounds")
+    print("| run | requests/s | proofs/s | vs reference | p50 ms | p99 ms | server CPU per proof | rounds req/s | valid / invalid |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in results:
+        vv = "-" if r.valid is None else f"{r.valid} / {r.invalid}"
+        rounds = "-" if r.rounds is None else ", ".join(map(str, r.rounds))
+        print(f"| {r.name} | {r.requests_per_s:,.0f} | {r.proofs_per_s:,.0f} | {r.proofs_per_s / ref_rps:.2f}x | "
+              f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_us_per_proof:.0f} µs | {rounds} | {vv} |")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

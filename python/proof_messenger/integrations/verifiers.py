@@ -1,0 +1,209 @@
+"""Verifiers a Python service uses to require proofs: in process, or through a relay.
+
+Both give the same answer for the same proof: the embedded verifier *is* the
+relay's pipeline (same policy, same key registry and nonce store, same audit
+log), minus HTTP; the relay verifier asks a running relay.
+
+>>> import proof_messenger as pm
+>>> from proof_messenger.relay import load_config
+>>> v = EmbeddedVerifier(load_config(env={}, flags={"data_dir": "/tmp/pm-doc-embedded"}), audience="payments-api")  # doctest: +SKIP
+>>> key = pm.SigningKey.generate()  # doctest: +SKIP
+>>> _ = v.enroll("alice", key.verifying_key)  # doctest: +SKIP
+>>> v.verify(pm.sign({"subject": "alice", "amount": "1.00"}, key, audience="payments-api").to_json()).subject  # doctest: +SKIP
+'alice'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+import proof_messenger as pm
+
+# Codes of the integration layer (the verdict codes come from the core and the relay).
+PROOF_REQUIRED = "proof_required"  # 401: the request carries no proof
+INVALID_PROOF_HEADER = "invalid_proof_header"  # 400: the header is not base64url of proof JSON
+INVALID_BODY = "invalid_body"  # 400: the request body is not strict JSON (the core's parser)
+CONTEXT_MISMATCH = "context_mismatch"  # 403: the proof approves another request than this body
+VERIFIER_UNAVAILABLE = "verifier_unavailable"  # 503: the relay cannot be reached
+
+
+class ProofRejected(Exception):
+    """The request does not carry a valid proof for its body; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, code: str, detail: str, status: int = 403) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedProof:
+    subject: str | None
+    context: dict[str, Any]
+    key_id: str | None
+    audience: str
+    nonce: str | None
+    timestamp_ms: int | None
+    receipt_id: str | None
+    context_digest: bytes | None
+
+
+class Verifier(Protocol):
+    audience: str
+
+    def verify(self, proof_json: bytes) -> VerifiedProof: ...
+    async def averify(self, proof_json: bytes) -> VerifiedProof: ...
+
+
+def _rejected(verdict: dict[str, Any]) -> ProofRejected:
+    code = verdict.get("code") or "invalid_proof"
+    status = 429 if code == "rate_limited" else 403
+    return ProofRejected(code, verdict.get("detail") or code, status)
+
+
+class EmbeddedVerifier:
+    """The relay pipeline in this process: same policy, stores and audit log as a relay
+    with the same configuration (point ``data_dir`` at a relay's data directory and
+    keys enrolled through that relay's admin API count here too; share ``redis_url``
+    and nonces are shared with every relay)."""
+
+    def __init__(self, config: Any, *, audience: str, name: str = "embedded") -> None:
+        from proof_messenger.relay.app import build_relay
+        from proof_messenger.relay.clients import ApiClient
+
+        self.relay = build_relay(config, announce=None)
+        self.audience = audience
+        self._client = ApiClient(f"embedded:{name}", name, audience, 0)
+
+    def enroll(self, subject: str, key: pm.VerifyingKey, **window: Any) -> Any:
+        return self.relay.registry.enroll(subject, key.to_bytes(), key_id=key.key_id, now_ms=self.relay.clock(), **window)
+
+    def verify(self, proof_json: bytes) -> VerifiedProof:
+        from proof_messenger.relay.errors import RelayError
+
+        try:
+            decision = self.relay.pipeline.run([proof_json], lambda: self._client, single=True)[0]
+        except RelayError as exc:
+            raise ProofRejected(exc.code, exc.detail, 429 if exc.status == 429 else 400) from None
+        self.relay.audit.sync()
+        verdict = decision.verdict()
+        if not decision.valid:
+            raise _rejected(verdict)
+        return _verified(verdict, decision.context_digest)
+
+    async def averify(self, proof_json: bytes) -> VerifiedProof:
+        return await asyncio.to_thread(self.verify, proof_json)
+
+    def close(self) -> None:
+        self.relay.close()
+
+
+class RelayVerifier:
+    """Asks a relay (``POST /v1/proofs/verify``) with bounded timeouts.
+
+    Retries only when the request certainly did not run (connection refused,
+    503 from a store outage), with exponential backoff; never after a read
+    timeout, where the relay may already have consumed the nonce (a retry would
+    then be told ``nonce_replayed``: the user signs again, nothing runs twice).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        audience: str = "",
+        timeout_s: float = 2.0,
+        retries: int = 2,
+        backoff_s: float = 0.1,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.audience = audience
+        self.retries = retries
+        self.backoff_s = backoff_s
+        headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
+        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 1.0))
+        self._sync = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        self._async = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout, transport=async_transport)
+
+    def _outcome(self, response: httpx.Response) -> VerifiedProof | None:
+        """The verified proof; ProofRejected; or None to retry (503)."""
+        if response.status_code == 503:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProofRejected(VERIFIER_UNAVAILABLE, f"relay answered {response.status_code} without JSON", 503) from None
+        if response.status_code == 200:
+            if not body.get("valid"):
+                raise _rejected(body)
+            digest = body.get("contextDigest")
+            return _verified(body, _b64url_decode(digest) if digest else None)
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        code = err.get("code", "relay_error")
+        if response.status_code in (400, 413):  # the proof itself is malformed
+            raise ProofRejected(code, err.get("detail", ""), 400)
+        if response.status_code == 429:
+            raise ProofRejected(code, err.get("detail", ""), 429)
+        # 401/403/415/...: this service is misconfigured, not the user's fault
+        raise ProofRejected(VERIFIER_UNAVAILABLE, f"relay refused the request: {code}", 503)
+
+    def verify(self, proof_json: bytes) -> VerifiedProof:
+        for attempt in range(self.retries + 1):
+            try:
+                result = self._outcome(self._sync.post("/v1/proofs/verify", content=proof_json))
+            except httpx.ConnectError:
+                result = None
+            except httpx.TimeoutException:
+                raise ProofRejected(VERIFIER_UNAVAILABLE, "the relay did not answer in time", 503) from None
+            if result is not None:
+                return result
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * 2**attempt)
+        raise ProofRejected(VERIFIER_UNAVAILABLE, "the relay is unavailable", 503)
+
+    async def averify(self, proof_json: bytes) -> VerifiedProof:
+        for attempt in range(self.retries + 1):
+            try:
+                result = self._outcome(await self._async.post("/v1/proofs/verify", content=proof_json))
+            except httpx.ConnectError:
+                result = None
+            except httpx.TimeoutException:
+                raise ProofRejected(VERIFIER_UNAVAILABLE, "the relay did not answer in time", 503) from None
+            if result is not None:
+                return result
+            if attempt < self.retries:
+                await asyncio.sleep(self.backoff_s * 2**attempt)
+        raise ProofRejected(VERIFIER_UNAVAILABLE, "the relay is unavailable", 503)
+
+    def close(self) -> None:
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        await self._async.aclose()
+
+
+def _b64url_decode(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _verified(verdict: dict[str, Any], digest: bytes | None) -> VerifiedProof:
+    return VerifiedProof(
+        subject=verdict.get("subject"),
+        context=verdict.get("context") or {},
+        key_id=verdict.get("keyId"),
+        audience=verdict.get("audience", ""),
+        nonce=verdict.get("nonce"),
+        timestamp_ms=verdict.get("timestamp"),
+        receipt_id=verdict.get("receiptId"),
+        context_digest=digest,
+    )
