@@ -1,6 +1,6 @@
 """Sign a wire transfer, tamper with it in transit, verify both: no server needed.
 
-    .venv/bin/python examples/sign_tamper_verify.py
+.venv/bin/python examples/sign_tamper_verify.py
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import json
 import sys
 
 import httpx
-
 import proof_messenger as pm
 from proof_messenger.integrations import PROOF_HEADER, encode_header
 
@@ -35,11 +34,23 @@ def main() -> int:
     key = pm.SigningKey.generate()
     with httpx.Client(timeout=10) as http:
         if args.admin_token:
-            r = http.post(f"{args.relay}/v1/admin/keys", headers={"authorization": f"Bearer {args.admin_token}"},
-                          json={"subject": args.subject, "publicKey": key.verifying_key.to_base64(), "label": "example"})
+            r = http.post(
+                f"{args.relay}/v1/admin/keys",
+                headers={"authorization": f"Bearer {args.admin_token}"},
+                json={
+                    "subject": args.subject,
+                    "publicKey": key.verifying_key.to_base64(),
+                    "label": "example",
+                },
+            )
             r.raise_for_status()
-        transfer = {"action": "wire_transfer", "amount": args.amount, "currency": "EUR",
-                    "to": "DE89370400440532013000", "subject": args.subject}
+        transfer = {
+            "action": "wire_transfer",
+            "amount": args.amount,
+            "currency": "EUR",
+            "to": "DE89370400440532013000",
+            "subject": args.subject,
+        }
         body = json.dumps(transfer).encode()
         proof = pm.sign(transfer, key, audience=AUDIENCE)
         print("fingerprint shown to the user:", pm.fingerprint(transfer))

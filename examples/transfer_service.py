@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 
 from fastapi import Depends, FastAPI, HTTPException
-
 from proof_messenger.integrations import EmbeddedVerifier, RelayVerifier, VerifiedProof, Verifier
 from proof_messenger.integrations.fastapi import require_proof
 
@@ -39,11 +38,15 @@ def create_service(verifier: Verifier) -> FastAPI:
     app.state.verifier = verifier
     executed: list[dict] = []
 
+    verified = Depends(require_proof(verifier))  # rejects the request unless the body carries a valid proof
+
     @app.post("/api/execute-transfer")
-    async def execute_transfer(proof: VerifiedProof = Depends(require_proof(verifier))) -> dict:
+    async def execute_transfer(proof: VerifiedProof = verified) -> dict:
         transfer = proof.context  # the signed request, byte-for-byte what the user approved
         if transfer.get("action") != "wire_transfer":
-            raise HTTPException(422, detail={"code": "unsupported_action", "detail": "expected a wire_transfer"})
+            raise HTTPException(
+                422, detail={"code": "unsupported_action", "detail": "expected a wire_transfer"}
+            )
         # A real service also checks that proof.subject is the logged-in user.
         executed.append(transfer)
         return {

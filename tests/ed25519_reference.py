@@ -67,7 +67,9 @@ class Point:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Point):
             return NotImplemented
-        return (self.X * other.Z - other.X * self.Z) % P == 0 and (self.Y * other.Z - other.Y * self.Z) % P == 0
+        return (self.X * other.Z - other.X * self.Z) % P == 0 and (
+            self.Y * other.Z - other.Y * self.Z
+        ) % P == 0
 
     def __hash__(self) -> int:
         return hash(self.affine())

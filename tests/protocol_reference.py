@@ -91,7 +91,7 @@ def fingerprint(digest: bytes) -> str:
 
 def key_id(raw_public_key: bytes) -> str:
     """RFC 7638 JWK thumbprint of an OKP/Ed25519 key."""
-    jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % b64url(raw_public_key)
+    jwk = '{"crv":"Ed25519","kty":"OKP","x":"' + b64url(raw_public_key) + '"}'
     return b64url(hashlib.sha256(jwk.encode("ascii")).digest())
 
 

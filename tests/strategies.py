@@ -9,12 +9,46 @@ from hypothesis import strategies as st
 MAX_SAFE = 2**53 - 1
 
 #: Characters that exercise escaping and UTF-16 ordering.
-SPECIAL_CHARS = ["\x00", "\x08", "\x1f", '"', "\\", "/", "\x7f", "\u2028", "\u2029", "\ufeff", "\ufffd",
-                 "\ue000", "\U00010000", "\U0001f600", "\U0010ffff", "é", "日"]
+SPECIAL_CHARS = [
+    "\x00",
+    "\x08",
+    "\x1f",
+    '"',
+    "\\",
+    "/",
+    "\x7f",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\ufffd",
+    "\ue000",
+    "\U00010000",
+    "\U0001f600",
+    "\U0010ffff",
+    "é",
+    "日",
+]
 
 #: Doubles whose printing is a known trap (exponent switch, subnormals, -0, 2^53 neighbourhood).
-SPECIAL_FLOATS = [0.0, -0.0, 1e21, 1e20, 1e-7, 1e-6, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
-                  0.1, 0.3, 1 / 3, 123456789012345680000.0, 9007199254740992.0, -1.5e-7, 4.35, 0.000001]
+SPECIAL_FLOATS = [
+    0.0,
+    -0.0,
+    1e21,
+    1e20,
+    1e-7,
+    1e-6,
+    5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    0.1,
+    0.3,
+    1 / 3,
+    123456789012345680000.0,
+    9007199254740992.0,
+    -1.5e-7,
+    4.35,
+    0.000001,
+]
 
 text = st.one_of(
     st.text(st.characters(exclude_categories=("Cs",)), max_size=12),

@@ -11,12 +11,11 @@ import time
 import types
 from typing import Any
 
+import proof_messenger as pm
+import protocol_reference as proto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-import proof_messenger as pm
-import protocol_reference as proto
 
 SEED = bytes(range(32))
 KEY = pm.SigningKey.from_bytes(SEED)
@@ -70,24 +69,40 @@ def test_signing_key_pem_round_trip_and_interop_with_cryptography() -> None:
     assert pm.SigningKey.from_pem(pem.decode()).to_bytes() == SEED
     theirs = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(theirs, Ed25519PrivateKey)
-    assert theirs.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                serialization.NoEncryption()) == SEED
+    assert (
+        theirs.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        == SEED
+    )
     made = Ed25519PrivateKey.generate()
-    their_pem = made.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption())
+    their_pem = made.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     ours = pm.SigningKey.from_pem(their_pem)
     raw_pub = made.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert ours.verifying_key.to_bytes() == raw_pub
-    der = made.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    der = made.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     assert pm.SigningKey.from_pkcs8_der(der).verifying_key.to_bytes() == raw_pub
     assert KEY.to_pkcs8_der() == serialization.load_pem_private_key(pem, None).private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def test_encrypted_or_garbage_private_pem_is_rejected_with_a_code() -> None:
     encrypted = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw"))
-    for bad in (encrypted, b"", b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n", VK.to_pem()):
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    for bad in (
+        encrypted,
+        b"",
+        b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n",
+        VK.to_pem(),
+    ):
         assert code_of(lambda bad=bad: pm.SigningKey.from_pem(bad)) in pm.ERROR_CODES
 
 
@@ -96,15 +111,24 @@ def test_verifying_key_encodings() -> None:
     spki = VK.to_spki_der()
     assert len(raw) == 32 and len(spki) == 44 and spki == proto.spki(raw)
     assert VK.to_base64() == base64.b64encode(raw).decode()
-    for other in (pm.VerifyingKey.from_bytes(raw), pm.VerifyingKey.from_bytes(spki),
-                  pm.VerifyingKey.from_base64(VK.to_base64()), pm.VerifyingKey.from_base64(base64.b64encode(spki).decode()),
-                  pm.VerifyingKey.from_pem(VK.to_pem()), pm.VerifyingKey.from_pem(VK.to_pem().decode())):
+    for other in (
+        pm.VerifyingKey.from_bytes(raw),
+        pm.VerifyingKey.from_bytes(spki),
+        pm.VerifyingKey.from_base64(VK.to_base64()),
+        pm.VerifyingKey.from_base64(base64.b64encode(spki).decode()),
+        pm.VerifyingKey.from_pem(VK.to_pem()),
+        pm.VerifyingKey.from_pem(VK.to_pem().decode()),
+    ):
         assert other == VK and hash(other) == hash(VK) and other.key_id == VK.key_id
     theirs = serialization.load_pem_public_key(VK.to_pem())
     assert isinstance(theirs, Ed25519PublicKey)
-    assert theirs.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == spki
+    assert (
+        theirs.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        == spki
+    )
     their_pem = Ed25519PublicKey.from_public_bytes(raw).public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     assert pm.VerifyingKey.from_pem(their_pem) == VK
 
 
@@ -117,16 +141,22 @@ def test_verifying_keys_hash_and_compare() -> None:
 
 def test_key_id_is_the_rfc7638_thumbprint() -> None:
     raw = VK.to_bytes()
-    jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    jwk = '{"crv":"Ed25519","kty":"OKP","x":"' + x + '"}'
     want = base64.urlsafe_b64encode(hashlib.sha256(jwk.encode()).digest()).rstrip(b"=").decode()
     assert VK.key_id == KEY.key_id == want
     assert len(want) == 43 and "=" not in want
     # RFC 8037 appendix A.3 (the RFC 8032 TEST 1 key).
-    rfc = pm.VerifyingKey.from_bytes(bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+    rfc = pm.VerifyingKey.from_bytes(
+        bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    )
     assert rfc.key_id == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x00" * 31, b"\x00" * 33, b"\x00" * 45, bytes.fromhex("302a300506032b656e032100") + bytes(32)])
+@pytest.mark.parametrize(
+    "bad",
+    [b"", b"\x00" * 31, b"\x00" * 33, b"\x00" * 45, bytes.fromhex("302a300506032b656e032100") + bytes(32)],
+)
 def test_verifying_key_wrong_shapes(bad: bytes) -> None:
     assert code_of(lambda: pm.VerifyingKey.from_bytes(bad)) == "invalid_public_key"
 
@@ -139,8 +169,13 @@ def test_verifying_key_base64_and_pem_errors() -> None:
 
 
 def test_repr_never_shows_secrets() -> None:
-    secret_forms = [SEED.hex(), base64.b64encode(SEED).decode(), base64.urlsafe_b64encode(SEED).decode().rstrip("="),
-                    KEY.to_pem().decode().splitlines()[1], base64.b64encode(KEY.to_pkcs8_der()).decode()]
+    secret_forms = [
+        SEED.hex(),
+        base64.b64encode(SEED).decode(),
+        base64.urlsafe_b64encode(SEED).decode().rstrip("="),
+        KEY.to_pem().decode().splitlines()[1],
+        base64.b64encode(KEY.to_pkcs8_der()).decode(),
+    ]
     shown = [repr(KEY), str(KEY), f"{KEY!r}", repr([KEY]), repr(make())]
     for text in shown:
         for secret in secret_forms:
@@ -166,7 +201,9 @@ def test_sign_defaults() -> None:
 def test_sign_is_deterministic_given_nonce_and_timestamp() -> None:
     nonce = proto.b64url(bytes(16))
     assert make(nonce=nonce).to_json() == make(nonce=nonce).to_json()
-    assert make(nonce=nonce).to_json() == proto.canonical(proto.sign_proof(CTX, SEED, "payments-api", TS, nonce))
+    assert make(nonce=nonce).to_json() == proto.canonical(
+        proto.sign_proof(CTX, SEED, "payments-api", TS, nonce)
+    )
 
 
 @pytest.mark.parametrize(
@@ -205,7 +242,11 @@ def test_sign_rejects_bad_contexts(context: dict[Any, Any], code: str) -> None:
 
 def test_sign_accepts_any_mapping_as_documented() -> None:
     """PYTHON_API.md: sign(context: Mapping[str, JSON], ...)."""
-    for mapping in (types.MappingProxyType(dict(CTX)), collections.OrderedDict(CTX), collections.ChainMap(dict(CTX))):
+    for mapping in (
+        types.MappingProxyType(dict(CTX)),
+        collections.OrderedDict(CTX),
+        collections.ChainMap(dict(CTX)),
+    ):
         proof = make(mapping, nonce=proto.b64url(bytes(16)))  # type: ignore[arg-type]
         assert proof.to_json() == make(dict(CTX), nonce=proto.b64url(bytes(16))).to_json()
 
@@ -235,7 +276,16 @@ def test_proof_properties() -> None:
     assert proof.signing_payload == env["payload"]
     assert proof.signed_digest == env["signed_digest"]
     d = proof.to_dict()
-    assert set(d) == {"version", "algorithm", "context", "audience", "timestamp", "nonce", "publicKey", "signature"}
+    assert set(d) == {
+        "version",
+        "algorithm",
+        "context",
+        "audience",
+        "timestamp",
+        "nonce",
+        "publicKey",
+        "signature",
+    }
     assert d["publicKey"] == VK.to_base64() and d["version"] == 1 and d["algorithm"] == "Ed25519"
     assert pm.parse_proof(proof.to_json()).to_json() == proof.to_json()
     assert pm.Proof.from_json(proof.to_json().decode()).to_json() == proof.to_json()
@@ -268,8 +318,15 @@ def test_from_json_limits() -> None:
 def test_verify_accepts_every_documented_input_form() -> None:
     proof = make()
     text = proof.to_json()
-    forms = [proof, text, text.decode(), bytearray(text), memoryview(text), proof.to_dict(),
-             types.MappingProxyType(proof.to_dict())]
+    forms = [
+        proof,
+        text,
+        text.decode(),
+        bytearray(text),
+        memoryview(text),
+        proof.to_dict(),
+        types.MappingProxyType(proof.to_dict()),
+    ]
     for form in forms:
         result = pm.verify(form, audience="payments-api", trusted_keys=VK, now_ms=TS)
         assert (result.valid, result.code) == (True, None), type(form)
@@ -321,8 +378,14 @@ def test_clock_boundaries(max_age: int, max_skew: int) -> None:
     proof = make()
 
     def code(now: int) -> str | None:
-        return pm.verify(proof, audience="payments-api", trusted_keys=VK, now_ms=now,
-                         max_age_ms=max_age, max_skew_ms=max_skew).code
+        return pm.verify(
+            proof,
+            audience="payments-api",
+            trusted_keys=VK,
+            now_ms=now,
+            max_age_ms=max_age,
+            max_skew_ms=max_skew,
+        ).code
 
     assert code(TS) is None
     assert code(TS + max_age) is None
@@ -374,7 +437,9 @@ def test_resolver_single() -> None:
     none = make({"action": "x"})
     assert pm.verify(none, audience="payments-api", resolver=resolver, now_ms=TS).code == "missing_subject"
     assert calls == ["alice", "bob"]
-    assert pm.verify(make(), audience="payments-api", resolver=lambda s: None, now_ms=TS).code == "untrusted_key"
+    assert (
+        pm.verify(make(), audience="payments-api", resolver=lambda s: None, now_ms=TS).code == "untrusted_key"
+    )
 
 
 def test_resolver_called_once_per_subject_in_batch() -> None:
@@ -385,12 +450,18 @@ def test_resolver_called_once_per_subject_in_batch() -> None:
         return {"alice": [VK], "bob": [OTHER.verifying_key]}.get(subject, [])
 
     subjects = ["alice", "bob", "alice", "carol", "alice", "bob"] * 20
-    proofs: list[Any] = [make({"subject": s, "i": i}, key=OTHER if s == "bob" else KEY) for i, s in enumerate(subjects)]
+    proofs: list[Any] = [
+        make({"subject": s, "i": i}, key=OTHER if s == "bob" else KEY) for i, s in enumerate(subjects)
+    ]
     proofs += [make({"no": "subject"}), b"garbage", make({"subject": "dave"}).to_json()]
     results = pm.verify_batch(proofs, audience="payments-api", resolver=resolver, now_ms=TS)
     assert calls == {"alice": 1, "bob": 1, "carol": 1, "dave": 1}
     codes = [r.code for r in results]
-    want = [None if s != "carol" else "untrusted_key" for s in subjects] + ["missing_subject", "invalid_json", "untrusted_key"]
+    want = [None if s != "carol" else "untrusted_key" for s in subjects] + [
+        "missing_subject",
+        "invalid_json",
+        "untrusted_key",
+    ]
     assert codes == want
 
 
@@ -412,7 +483,7 @@ def test_batch_empty_and_order() -> None:
     proofs = [make({"i": i}) for i in range(300)]
     bad = proofs[137].to_dict()
     bad["context"]["i"] = -1
-    mixed: list[Any] = proofs[:137] + [bad] + proofs[138:]
+    mixed: list[Any] = [*proofs[:137], bad, *proofs[138:]]
     results = pm.verify_batch(mixed, audience="payments-api", trusted_keys=VK, now_ms=TS)
     assert [r.code for r in results] == [None] * 137 + ["bad_signature"] + [None] * 162
     assert [r.context for r in results if r.valid] == [{"i": i} for i in range(300) if i != 137]
@@ -457,7 +528,9 @@ def test_verify_batch_releases_the_gil() -> None:
             return count - before
 
         held = progress(busy_python)
-        released = progress(lambda: pm.verify_batch(proofs, audience="payments-api", trusted_keys=VK, now_ms=TS))
+        released = progress(
+            lambda: pm.verify_batch(proofs, audience="payments-api", trusted_keys=VK, now_ms=TS)
+        )
     finally:
         stop.set()
         thread.join(10)
@@ -471,7 +544,9 @@ def test_verify_batch_from_many_threads() -> None:
     out: list[list[str | None]] = []
 
     def work() -> None:
-        out.append([r.code for r in pm.verify_batch(proofs, audience="payments-api", trusted_keys=VK, now_ms=TS)])
+        out.append(
+            [r.code for r in pm.verify_batch(proofs, audience="payments-api", trusted_keys=VK, now_ms=TS)]
+        )
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -497,12 +572,28 @@ def test_canonical_helpers() -> None:
 
 def test_defaults_are_the_protocol_defaults() -> None:
     assert (pm.DEFAULT_MAX_AGE_MS, pm.DEFAULT_MAX_SKEW_MS, pm.DEFAULT_MAX_BYTES, pm.DEFAULT_MAX_DEPTH) == (
-        300_000, 30_000, 65_536, 32)
+        300_000,
+        30_000,
+        65_536,
+        32,
+    )
 
 
 def test_public_names() -> None:
-    documented = {"SigningKey", "VerifyingKey", "sign", "Proof", "parse_proof", "verify", "verify_batch",
-                  "VerificationResult", "canonicalize", "context_digest", "fingerprint", "ProofMessengerError",
-                  "ERROR_CODES"}
+    documented = {
+        "SigningKey",
+        "VerifyingKey",
+        "sign",
+        "Proof",
+        "parse_proof",
+        "verify",
+        "verify_batch",
+        "VerificationResult",
+        "canonicalize",
+        "context_digest",
+        "fingerprint",
+        "ProofMessengerError",
+        "ERROR_CODES",
+    }
     assert documented <= set(pm.__all__)
     assert all(hasattr(pm, name) for name in pm.__all__)

@@ -21,13 +21,12 @@ import json
 import re
 from typing import Any
 
-import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 import proof_messenger as pm
 import protocol_reference as proto
+import pytest
 import strategies as S
+from hypothesis import given
+from hypothesis import strategies as st
 
 SEED = bytes(range(32))
 KEY = pm.SigningKey.from_bytes(SEED)
@@ -98,9 +97,9 @@ def test_mutated_proof_bytes(chunk: bytes, at: int, how: str) -> None:
     if how == "insert":
         data = WIRE[:at] + chunk + WIRE[at:]
     elif how == "replace":
-        data = WIRE[:at] + chunk + WIRE[at + len(chunk):]
+        data = WIRE[:at] + chunk + WIRE[at + len(chunk) :]
     else:
-        data = WIRE[:at] + WIRE[at + max(1, len(chunk)):]
+        data = WIRE[:at] + WIRE[at + max(1, len(chunk)) :]
     valid, code = verdict(data)
     if valid:
         assert pm.Proof.from_json(data).to_json() == WIRE
@@ -108,8 +107,12 @@ def test_mutated_proof_bytes(chunk: bytes, at: int, how: str) -> None:
         assert code == (parse_code(data) or code)
 
 
-@given(st.sampled_from([b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xff", b"\xc3", b"\xe2\x82"]),
-       st.integers(0, len(WIRE)))
+@given(
+    st.sampled_from(
+        [b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xff", b"\xc3", b"\xe2\x82"]
+    ),
+    st.integers(0, len(WIRE)),
+)
 def test_invalid_utf8_anywhere(bad: bytes, at: int) -> None:
     data = WIRE[:at] + bad + WIRE[at:]
     assert verdict(data) == (False, "invalid_utf8")
@@ -129,7 +132,10 @@ def test_oversize(extra: int, limit_slack: int) -> None:
 def test_huge_inputs_do_not_crash() -> None:
     brackets = b"[" * 1_000_000
     assert raised_code(lambda: pm.canonicalize_json(brackets, max_bytes=2_000_000)) == "nesting_too_deep"
-    assert raised_code(lambda: pm.canonicalize_json(brackets, max_bytes=2_000_000, max_depth=10**7)) == "invalid_json"
+    assert (
+        raised_code(lambda: pm.canonicalize_json(brackets, max_bytes=2_000_000, max_depth=10**7))
+        == "invalid_json"
+    )
     assert verdict(b"{" * 100_000, max_bytes=200_000) == (False, "invalid_json")
     assert verdict(b'{"a":' * 100_000, max_bytes=600_000) == (False, "nesting_too_deep")
     assert verdict(b"1" * 100_000, max_bytes=200_000) == (False, "non_finite_number")
@@ -161,13 +167,26 @@ def test_very_deep_python_values() -> None:
 
 
 def test_non_proof_objects() -> None:
-    for thing in (None, 1, 1.5, True, object(), [], {1, 2}, ["a"], {"version": 1}, KEY, VK, WIRE.decode("latin-1").encode("utf-16")):
+    for thing in (
+        None,
+        1,
+        1.5,
+        True,
+        object(),
+        [],
+        {1, 2},
+        ["a"],
+        {"version": 1},
+        KEY,
+        VK,
+        WIRE.decode("latin-1").encode("utf-16"),
+    ):
         valid, code = verdict(thing)
         assert not valid and code in CODES
         assert parse_code(thing) in CODES
 
 
-# ------------------------------------------------------------------ member by member (PROTOCOL section 6 step 4)
+# ------------------------------------------------------------ member by member (PROTOCOL 6, step 4)
 
 MEMBERS = ["version", "algorithm", "context", "audience", "timestamp", "nonce", "publicKey", "signature"]
 SPKI = bytes.fromhex("302a300506032b6570032100")
@@ -276,10 +295,42 @@ def b64_variants(length: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
 
 replacement_values = st.one_of(
     S.json_values,
-    st.sampled_from([1, 1.0, 2, 0, -1, 1.5, TS, TS + 1, TS - 1, TS + 0.5, 2**53 - 1, 2**53 + 0.0, TS + 40_000, TS - 400_000,
-                     "Ed25519", "ed25519", "EdDSA", "", "x" * 256, AUD, AUD + "x", "ü" * 128, NONCE,
-                     VK.to_base64(), proto.b64(VK.to_spki_der()), proto.b64(bytes(32)), PROOF.to_dict()["signature"],
-                     {"subject": ""}, {"subject": 1}, {"subject": "alice"}, dict(CONTEXT), []]),
+    st.sampled_from(
+        [
+            1,
+            1.0,
+            2,
+            0,
+            -1,
+            1.5,
+            TS,
+            TS + 1,
+            TS - 1,
+            TS + 0.5,
+            2**53 - 1,
+            2**53 + 0.0,
+            TS + 40_000,
+            TS - 400_000,
+            "Ed25519",
+            "ed25519",
+            "EdDSA",
+            "",
+            "x" * 256,
+            AUD,
+            AUD + "x",
+            "ü" * 128,
+            NONCE,
+            VK.to_base64(),
+            proto.b64(VK.to_spki_der()),
+            proto.b64(bytes(32)),
+            PROOF.to_dict()["signature"],
+            {"subject": ""},
+            {"subject": 1},
+            {"subject": "alice"},
+            dict(CONTEXT),
+            [],
+        ]
+    ),
     b64_variants(st.sampled_from([0, 1, 15, 16, 31, 32, 33, 44, 63, 64, 65])),
     S.contexts(),
 )
@@ -296,8 +347,10 @@ def test_member_replaced_by_anything(name: str, value: Any) -> None:
     assert verdict(d) == (want is None, want), (name, value)
 
 
-@given(st.sets(st.sampled_from(MEMBERS), min_size=1), st.dictionaries(S.text.filter(lambda k: k not in MEMBERS),
-                                                                     S.json_values, max_size=2))
+@given(
+    st.sets(st.sampled_from(MEMBERS), min_size=1),
+    st.dictionaries(S.text.filter(lambda k: k not in MEMBERS), S.json_values, max_size=2),
+)
 def test_missing_and_unknown_members(removed: set[str], extra: dict[str, Any]) -> None:
     d = {k: v for k, v in json.loads(WIRE).items() if k not in removed}
     d.update(extra)
@@ -315,9 +368,23 @@ def test_duplicate_members(name: str, same_value: bool) -> None:
     assert verdict(text) == (False, "duplicate_key")
 
 
-@given(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e999", "9007199254740993", "1e-400",
-                        "0.30000000000000001", "1152921504606846976", "12345678901234567890123"]),
-       st.sampled_from(["version", "timestamp", "context"]))
+@given(
+    st.sampled_from(
+        [
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1e400",
+            "-1e999",
+            "9007199254740993",
+            "1e-400",
+            "0.30000000000000001",
+            "1152921504606846976",
+            "12345678901234567890123",
+        ]
+    ),
+    st.sampled_from(["version", "timestamp", "context"]),
+)
 def test_bad_number_tokens(token: str, where: str) -> None:
     d = json.loads(WIRE)
     if where == "context":
@@ -325,12 +392,20 @@ def test_bad_number_tokens(token: str, where: str) -> None:
         text = text.replace('"context": {', '"context": {"n": ' + token + ", ", 1) + "}"
     else:
         text = json.dumps(d).replace(f'"{where}": {d[where]}', f'"{where}": {token}', 1)
-    want = "non_finite_number" if token.lstrip("-") in ("NaN", "Infinity", "1e400", "1e999") else "inexact_number"
+    want = (
+        "non_finite_number"
+        if token.lstrip("-") in ("NaN", "Infinity", "1e400", "1e999")
+        else "inexact_number"
+    )
     assert verdict(text) == (False, want)
 
 
-@given(st.sampled_from(["\\ud800", "\\udfff", "\\ud800\\u0041", "\\udc00\\ud800", "\\ud83d"]),
-       st.sampled_from(["audience", "nonce", "publicKey", "signature", "algorithm", "context_value", "context_key"]))
+@given(
+    st.sampled_from(["\\ud800", "\\udfff", "\\ud800\\u0041", "\\udc00\\ud800", "\\ud83d"]),
+    st.sampled_from(
+        ["audience", "nonce", "publicKey", "signature", "algorithm", "context_value", "context_key"]
+    ),
+)
 def test_lone_surrogate_escapes(escape: str, where: str) -> None:
     d = json.loads(WIRE)
     text = json.dumps(d)
@@ -350,13 +425,30 @@ class Custom:
     pass
 
 
-UNSUPPORTED = [b"bytes", bytearray(b"x"), memoryview(b"x"), {1, 2}, frozenset(), 1j, datetime.date(2025, 1, 1),
-               decimal.Decimal("1.5"), fractions.Fraction(1, 3), object(), Custom(), print, range(3), Ellipsis,
-               type, collections.deque([1])]
+UNSUPPORTED = [
+    b"bytes",
+    bytearray(b"x"),
+    memoryview(b"x"),
+    {1, 2},
+    frozenset(),
+    1j,
+    datetime.date(2025, 1, 1),
+    decimal.Decimal("1.5"),
+    fractions.Fraction(1, 3),
+    object(),
+    Custom(),
+    print,
+    range(3),
+    Ellipsis,
+    type,
+    collections.deque([1]),
+]
 
 
 @given(S.contexts(), st.sampled_from(UNSUPPORTED), st.data())
-def test_unsupported_python_values_in_contexts(context: dict[str, Any], bad: Any, data: st.DataObject) -> None:
+def test_unsupported_python_values_in_contexts(
+    context: dict[str, Any], bad: Any, data: st.DataObject
+) -> None:
     key = data.draw(S.text)
     context[key] = [bad] if data.draw(st.booleans()) else bad
     assert raised_code(lambda: pm.canonicalize(context)) == "invalid_type"
@@ -366,7 +458,9 @@ def test_unsupported_python_values_in_contexts(context: dict[str, Any], bad: Any
     assert verdict(d) == (False, "invalid_type")
 
 
-@given(st.one_of(st.integers(), st.none(), st.booleans(), st.tuples(st.integers()), st.floats(allow_nan=False)))
+@given(
+    st.one_of(st.integers(), st.none(), st.booleans(), st.tuples(st.integers()), st.floats(allow_nan=False))
+)
 def test_non_string_keys(key: Any) -> None:
     value = {key: 1}
     assert raised_code(lambda: pm.canonicalize(value)) == "invalid_type"
@@ -404,7 +498,7 @@ def test_lone_surrogates_in_sign_arguments(prefix: str, surrogate: str) -> None:
 
 @given(S.text, st.sampled_from(["\ud800", "\udfff"]))
 def test_lone_surrogates_in_key_text_inputs(prefix: str, surrogate: str) -> None:
-    """Key texts come from outside (a proof's publicKey, a PEM file): a documented error, not UnicodeEncodeError."""
+    """Key texts come from outside (a proof's publicKey, a PEM file): a documented code, no UnicodeError."""
     s = prefix + surrogate
     assert raised_code(lambda: pm.VerifyingKey.from_base64(VK.to_base64()[:-4] + s)) in CODES
     assert raised_code(lambda: pm.VerifyingKey.from_pem(VK.to_pem().decode() + s)) in CODES
@@ -452,8 +546,19 @@ def test_key_constructors_on_garbage(data: bytes) -> None:
     assert raised_code(lambda: pm.VerifyingKey.from_base64(text)) in CODES | {None}
 
 
-@given(st.lists(st.one_of(st.binary(max_size=50), st.text(max_size=50), st.just(WIRE), st.none(), st.integers(),
-                          st.dictionaries(st.text(max_size=5), S.json_values, max_size=3)), max_size=20))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=50),
+            st.text(max_size=50),
+            st.just(WIRE),
+            st.none(),
+            st.integers(),
+            st.dictionaries(st.text(max_size=5), S.json_values, max_size=3),
+        ),
+        max_size=20,
+    )
+)
 def test_batch_of_garbage(items: list[Any]) -> None:
     results = pm.verify_batch(items, audience=AUD, trusted_keys=VK, now_ms=TS)
     assert len(results) == len(items)

@@ -13,9 +13,8 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-import pytest
-
 import proof_messenger
+import pytest
 
 
 def package_modules() -> list[str]:
@@ -45,8 +44,10 @@ def test_module_doctests(name: str) -> None:
 
 def test_core_api_has_examples() -> None:
     """The top-level API (package, _api, errors, key classes) actually carries runnable examples."""
-    attempted = {name: run_doctests(importlib.import_module(name)).attempted for name in
-                 ("proof_messenger", "proof_messenger._api", "proof_messenger.errors")}
+    attempted = {
+        name: run_doctests(importlib.import_module(name)).attempted
+        for name in ("proof_messenger", "proof_messenger._api", "proof_messenger.errors")
+    }
     assert all(count > 0 for count in attempted.values()), attempted
     finder = doctest.DocTestFinder()
     names = {t.name for t in finder.find(proof_messenger, "proof_messenger")}

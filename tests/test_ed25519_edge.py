@@ -9,10 +9,9 @@ proof's verdict under its policy is the section 5 rule's, single and batch.
 
 from __future__ import annotations
 
-import pytest
-
 import proof_messenger as pm
 import protocol_reference as proto
+import pytest
 import vectors_util as vu
 
 EDGE = vu.load("ed25519_edge.json")
@@ -55,7 +54,9 @@ def test_key_in_a_proof_is_never_trusted_unless_valid(case: dict) -> None:
 
 @pytest.mark.parametrize("case", SIGNATURES, ids=vu.ids(SIGNATURES))
 def test_signature_in_proof(case: dict) -> None:
-    assert vu.verdict_of(case["proof_json"].encode(), case["proof_policy"]) == vu.expected(case, "proof_expected")
+    assert vu.verdict_of(case["proof_json"].encode(), case["proof_policy"]) == vu.expected(
+        case, "proof_expected"
+    )
 
 
 @pytest.mark.parametrize("case", SIGNATURES, ids=vu.ids(SIGNATURES))
@@ -73,7 +74,9 @@ def test_signature_in_parsed_proof_and_dict(case: dict) -> None:
 def test_all_edge_signatures_in_one_batch_match_single_verification() -> None:
     keys = {pm.VerifyingKey.from_base64(s["proof_policy"]["trusted_public_keys_b64"][0]) for s in SIGNATURES}
     proofs = [s["proof_json"] for s in SIGNATURES] * 3  # more than one chunk of survivors, repeated items
-    batch = pm.verify_batch(proofs, audience="edge-tests", trusted_keys=keys, now_ms=SIGNATURES[0]["proof_policy"]["now_ms"])
+    batch = pm.verify_batch(
+        proofs, audience="edge-tests", trusted_keys=keys, now_ms=SIGNATURES[0]["proof_policy"]["now_ms"]
+    )
     want = [vu.expected(s, "proof_expected") for s in SIGNATURES] * 3
     assert [(r.valid, r.code) for r in batch] == want
 
@@ -81,11 +84,16 @@ def test_all_edge_signatures_in_one_batch_match_single_verification() -> None:
 def test_torsion_only_signature_alone_in_a_batch_and_among_honest_ones() -> None:
     torsion = [s for s in SIGNATURES if s["name"].startswith(("torsion_r_order_", "mixed_order_key_"))]
     honest = next(s for s in SIGNATURES if s["name"] == "honest")
-    keys = [pm.VerifyingKey.from_base64(s["proof_policy"]["trusted_public_keys_b64"][0]) for s in torsion + [honest]]
+    keys = [
+        pm.VerifyingKey.from_base64(s["proof_policy"]["trusted_public_keys_b64"][0])
+        for s in [*torsion, honest]
+    ]
     now = honest["proof_policy"]["now_ms"]
     for case in torsion:
         for batch in ([case], [case, honest], [honest, case, honest, case]):
-            results = pm.verify_batch([c["proof_json"] for c in batch], audience="edge-tests", trusted_keys=keys, now_ms=now)
+            results = pm.verify_batch(
+                [c["proof_json"] for c in batch], audience="edge-tests", trusted_keys=keys, now_ms=now
+            )
             assert all(r.valid for r in results), case["name"]
 
 

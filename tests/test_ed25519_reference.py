@@ -9,15 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 
+import ed25519_reference as ref
 import nacl.exceptions
 import nacl.signing
+import protocol_reference as proto
 import pytest
+import vectors_util as vu
 from hypothesis import given
 from hypothesis import strategies as st
-
-import ed25519_reference as ref
-import protocol_reference as proto
-import vectors_util as vu
 
 RFC8032 = vu.load("rfc8032.json")["tests"]
 WYCHEPROOF = vu.wycheproof_ed25519()

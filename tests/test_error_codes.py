@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import get_args
 
 import proof_messenger as pm
-import vectors_util as vu
 import proof_messenger._core as core
+import vectors_util as vu
 from proof_messenger.errors import ErrorCode
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md"

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import proof_messenger as pm
+import pytest
 import rfc8785
 import vectors_util as vu
 

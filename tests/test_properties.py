@@ -14,15 +14,14 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import rfc8785
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 import ed25519_reference as ref
 import proof_messenger as pm
 import protocol_reference as proto
+import rfc8785
 import strategies as S
 import vectors_util as vu
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 SEED = bytes(range(32))
 KEY = pm.SigningKey.from_bytes(SEED)
@@ -36,7 +35,9 @@ def verify(proof: Any, audience: str, now: int, **kw: Any) -> pm.VerificationRes
     return pm.verify(proof, audience=audience, now_ms=now, **kw)
 
 
-def sign(context: dict[str, Any], audience: str = "aud", ts: int = 1_000, nonce: bytes = bytes(16)) -> pm.Proof:
+def sign(
+    context: dict[str, Any], audience: str = "aud", ts: int = 1_000, nonce: bytes = bytes(16)
+) -> pm.Proof:
     return pm.sign(context, KEY, audience=audience, timestamp_ms=ts, nonce=proto.b64url(nonce))
 
 
@@ -52,13 +53,17 @@ def test_sign_verify_round_trip(context: dict[str, Any], audience: str, ts: int,
         assert (result.valid, result.code) == (True, None)
         assert result.context == context
         assert result.subject == context.get("subject")
-        assert result.nonce == proto.b64url(nonce) and result.timestamp_ms == ts and result.audience == audience
+        assert (
+            result.nonce == proto.b64url(nonce) and result.timestamp_ms == ts and result.audience == audience
+        )
     # The same bytes from first principles: rfc8785 + hashlib + struct, and libsodium agrees.
     env = proto.envelope(context, audience, ts, proto.b64url(nonce))
     assert proof.signing_payload == env["payload"]
     assert proof.signed_digest == env["signed_digest"]
     assert proof.signature == proto.ed25519_sign(SEED, env["signed_digest"])
-    assert text == proto.canonical(proto.proof_dict(context, audience, ts, proto.b64url(nonce), RAW, proof.signature))
+    assert text == proto.canonical(
+        proto.proof_dict(context, audience, ts, proto.b64url(nonce), RAW, proof.signature)
+    )
 
 
 # ------------------------------------------------------------------ tampering
@@ -119,7 +124,9 @@ def test_flipping_a_timestamp_bit_fails(context: dict[str, Any], ts: int, bit: i
     proof = sign(context, ts=ts)
     d = wire_dict(proof)
     d["timestamp"] = ts ^ (1 << bit)
-    assert verify(d, "aud", d["timestamp"]).code == "bad_signature"  # fresh at the new time: only the signature fails
+    assert (
+        verify(d, "aud", d["timestamp"]).code == "bad_signature"
+    )  # fresh at the new time: only the signature fails
     assert not verify(d, "aud", ts).valid
 
 
@@ -205,9 +212,14 @@ def test_changing_any_context_value_or_name_fails(context: dict[str, Any], data:
 # ------------------------------------------------------------------ oracle cross-check
 
 
-@given(S.contexts(), st.sampled_from(["s_plus_kl", "torsion_r", "small_order_r", "random_r", "random_s",
-                                      "honest"]), st.data())
-def test_signature_verdicts_equal_the_reference_rule(context: dict[str, Any], kind: str, data: st.DataObject) -> None:
+@given(
+    S.contexts(),
+    st.sampled_from(["s_plus_kl", "torsion_r", "small_order_r", "random_r", "random_s", "honest"]),
+    st.data(),
+)
+def test_signature_verdicts_equal_the_reference_rule(
+    context: dict[str, Any], kind: str, data: st.DataObject
+) -> None:
     proof = sign(context)
     msg, sig = proof.signed_digest, proof.signature
     torsion = ref.torsion_points()
@@ -259,7 +271,9 @@ def pool() -> tuple[list[tuple[bytes, str | None]], list[pm.VerifyingKey], dict[
     def make(i: int, key: pm.SigningKey | None = None, ts: int = NOW, **extra: Any) -> pm.Proof:
         signer = key or keys[i % 3]
         ctx = {"subject": subjects[i % 3], "i": i, **extra}
-        return pm.sign(ctx, signer, audience=AUD, timestamp_ms=ts - i, nonce=proto.b64url(i.to_bytes(16, "big")))
+        return pm.sign(
+            ctx, signer, audience=AUD, timestamp_ms=ts - i, nonce=proto.b64url(i.to_bytes(16, "big"))
+        )
 
     for i in range(40):
         add(make(i), None)
@@ -279,10 +293,18 @@ def pool() -> tuple[list[tuple[bytes, str | None]], list[pm.VerifyingKey], dict[
     add(make(61, ts=NOW - 400_000), "proof_expired")
     add(make(62, ts=NOW + 60_000), "timestamp_in_future")
     add(pm.sign({"subject": "alice"}, keys[0], audience="other", timestamp_ms=NOW), "audience_mismatch")
-    for garbage, code in [(b"", "invalid_json"), (b"{", "invalid_json"), (b"[]", "invalid_type"), (b"\xff", "invalid_utf8"),
-                          (b'{"a":NaN}', "non_finite_number"), (b'{"a":1,"a":1}', "duplicate_key"),
-                          (b'"\\ud800"', "lone_surrogate"), (b"[" * 40 + b"]" * 40, "nesting_too_deep"),
-                          (b" " * 70_000, "input_too_large"), (b"{}", "missing_field")]:
+    for garbage, code in [
+        (b"", "invalid_json"),
+        (b"{", "invalid_json"),
+        (b"[]", "invalid_type"),
+        (b"\xff", "invalid_utf8"),
+        (b'{"a":NaN}', "non_finite_number"),
+        (b'{"a":1,"a":1}', "duplicate_key"),
+        (b'"\\ud800"', "lone_surrogate"),
+        (b"[" * 40 + b"]" * 40, "nesting_too_deep"),
+        (b" " * 70_000, "input_too_large"),
+        (b"{}", "missing_field"),
+    ]:
         add(garbage, code)
     d = make(63).to_dict()
     d["extra"] = True
@@ -292,8 +314,10 @@ def pool() -> tuple[list[tuple[bytes, str | None]], list[pm.VerifyingKey], dict[
     add(d, "unsupported_version")
     for case in vu.load("ed25519_edge.json")["signatures"]:
         add(case["proof_json"].encode(), case["proof_expected"]["code"])
-    edge_keys = {pm.VerifyingKey.from_base64(c["proof_policy"]["trusted_public_keys_b64"][0])
-                 for c in vu.load("ed25519_edge.json")["signatures"]}
+    edge_keys = {
+        pm.VerifyingKey.from_base64(c["proof_policy"]["trusted_public_keys_b64"][0])
+        for c in vu.load("ed25519_edge.json")["signatures"]
+    }
     trusted = [k.verifying_key for k in keys] + sorted(edge_keys, key=lambda k: k.key_id)
     table = {s: [keys[i].verifying_key] for i, s in enumerate(subjects)}
     return items, trusted, table
@@ -304,6 +328,7 @@ def as_form(data: bytes, form: str) -> Any:
         if form == "str":
             return data.decode("utf-8")
         if form == "dict":
+            pm.canonicalize_json(data)  # only JSON the protocol accepts keeps its meaning as a dict
             value = json.loads(data)
             return value if isinstance(value, dict) else data
         if form == "proof":
@@ -314,12 +339,24 @@ def as_form(data: bytes, form: str) -> Any:
 
 
 def outcome(result: pm.VerificationResult) -> tuple[Any, ...]:
-    return (result.valid, result.code, result.key_id, result.nonce, result.timestamp_ms, result.expires_at_ms,
-            result.context, result.signed_digest)
+    return (
+        result.valid,
+        result.code,
+        result.key_id,
+        result.nonce,
+        result.timestamp_ms,
+        result.expires_at_ms,
+        result.context,
+        result.signed_digest,
+    )
 
 
-@given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["bytes", "str", "dict", "proof"])), max_size=300),
-       st.booleans())
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.sampled_from(["bytes", "str", "dict", "proof"])), max_size=300
+    ),
+    st.booleans(),
+)
 def test_batch_equals_single(picks: list[tuple[int, str]], per_subject: bool) -> None:
     items, trusted, table = pool()
     chosen = [(items[i % len(items)], form) for i, form in picks]
@@ -346,8 +383,10 @@ def test_canonical_equals_rfc8785(value: Any) -> None:
 
 
 @given(S.json_values, st.booleans(), st.sampled_from([None, 0, 2, "\t"]), st.booleans())
-def test_canonical_of_any_spelling_equals_rfc8785(value: Any, ascii_only: bool, indent: Any, sort: bool) -> None:
-    """However the JSON text is spelled (escapes, whitespace, member order), the canonical form is the same."""
+def test_canonical_of_any_spelling_equals_rfc8785(
+    value: Any, ascii_only: bool, indent: Any, sort: bool
+) -> None:
+    """However the JSON text is spelled (escapes, whitespace, order), the canonical form is the same."""
     text = json.dumps(value, ensure_ascii=ascii_only, indent=indent, sort_keys=sort, allow_nan=False)
     want = rfc8785.dumps(value)
     assert pm.canonicalize_json(text) == want
@@ -359,12 +398,21 @@ def es_round_trips(n: int) -> bool:
     return Decimal(repr(float(n))) == Decimal(n)
 
 
-@given(st.one_of(st.integers(2**53 - 10, 2**80), st.integers(-(2**80), -(2**53 - 10)),
-                 st.integers(0, 2**40).map(lambda k: k * 10**15)))
+@given(
+    st.one_of(
+        st.integers(2**53 - 10, 2**80),
+        st.integers(-(2**80), -(2**53 - 10)),
+        st.integers(0, 2**40).map(lambda k: k * 10**15),
+    )
+)
 def test_large_integers_follow_the_round_trip_rule(n: int) -> None:
     """Beyond 2^53 the rfc8785 package refuses integers; the protocol's rule is checked directly."""
     want: bytes | str = rfc8785.dumps(float(n)) if es_round_trips(n) else "inexact_number"
-    for call in (lambda: pm.canonicalize(n), lambda: pm.canonicalize_json(str(n)), lambda: pm.canonicalize([n])):
+    for call in (
+        lambda: pm.canonicalize(n),
+        lambda: pm.canonicalize_json(str(n)),
+        lambda: pm.canonicalize([n]),
+    ):
         try:
             got: bytes | str = call()
         except pm.ProofMessengerError as e:

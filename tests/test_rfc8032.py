@@ -8,12 +8,11 @@ with them are exactly RFC 8032 Ed25519 (libsodium and the reference agree).
 
 from __future__ import annotations
 
-import nacl.signing
-import pytest
-
 import ed25519_reference as ref
+import nacl.signing
 import proof_messenger as pm
 import protocol_reference as proto
+import pytest
 import vectors_util as vu
 
 RFC8032 = vu.load("rfc8032.json")["tests"]

@@ -13,12 +13,11 @@ import itertools
 import json
 from typing import Any
 
-import nacl.signing
-import pytest
-
 import ed25519_reference as ref
+import nacl.signing
 import proof_messenger as pm
 import protocol_reference as proto
+import pytest
 import vectors_util as vu
 
 PROOF = vu.load("proof_v1.json")
@@ -57,7 +56,10 @@ def test_canonical_context_and_digests(case: dict[str, Any]) -> None:
 def test_sign_reproduces_the_proof(case: dict[str, Any]) -> None:
     sk = pm.SigningKey.from_bytes(bytes.fromhex(case["seed_hex"]))
     proof = pm.sign(
-        json.loads(case["context_json"]), sk, audience=case["audience"], nonce=case["nonce"],
+        json.loads(case["context_json"]),
+        sk,
+        audience=case["audience"],
+        nonce=case["nonce"],
         timestamp_ms=case["timestamp_ms"],
     )
     assert proof.to_json() == case["proof_json"].encode("utf-8")
@@ -118,8 +120,11 @@ def test_verdict(entry: dict[str, Any]) -> None:
     assert vu.verdict_of(vu.proof_bytes(entry), entry["policy"]) == vu.expected(entry)
 
 
-@pytest.mark.parametrize("entry", [v for v in VERDICTS if v["expected"]["valid"]],
-                         ids=vu.ids([v for v in VERDICTS if v["expected"]["valid"]]))
+@pytest.mark.parametrize(
+    "entry",
+    [v for v in VERDICTS if v["expected"]["valid"]],
+    ids=vu.ids([v for v in VERDICTS if v["expected"]["valid"]]),
+)
 def test_valid_verdict_result_fields(entry: dict[str, Any]) -> None:
     policy = entry["policy"]
     result = pm.verify(vu.proof_bytes(entry), **vu.policy_keywords(policy))

@@ -23,9 +23,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import proof_messenger as pm
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "wasm" / "tools" / "cross.mjs"
@@ -43,7 +42,11 @@ def node() -> str:
     exe = shutil.which("node")
     if exe is None:
         pytest.fail("node (>= 20) is required for the WASM cross-implementation test; install Node.js 20")
-    major = int(subprocess.run([exe, "-p", "process.versions.node.split('.')[0]"], capture_output=True, text=True, check=True).stdout)
+    major = int(
+        subprocess.run(
+            [exe, "-p", "process.versions.node.split('.')[0]"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     if major < 20:
         pytest.fail(f"node >= 20 is required, found major version {major}")
     build = subprocess.run([str(ROOT / "wasm" / "build.sh")], capture_output=True, text=True)
@@ -69,23 +72,83 @@ def run_driver(node: str, mode: str, lines: list[str]) -> list[Any]:
 # --------------------------------------------------------------- generation --
 
 KEY_POOL = [
-    "", "a", "A", "b", "amount", "currency", "to", "subject", "1", "10", "2", "-1", "01", "__proto__",
-    "constructor", "toString", "é", "e\u0301", "日本", "\u00ff", "\ufffd", "\uffff", "\u2028", "\u007f",
-    "\U00010000", "\U0001f600", "\U0001d11e", "\U0010ffff", "\n", "\t", "\x00", "\x1f", '"', "\\", "/",
-    "key with spaces", "ǅ", "\u0130",
+    "",
+    "a",
+    "A",
+    "b",
+    "amount",
+    "currency",
+    "to",
+    "subject",
+    "1",
+    "10",
+    "2",
+    "-1",
+    "01",
+    "__proto__",
+    "constructor",
+    "toString",
+    "é",
+    "e\u0301",
+    "日本",
+    "\u00ff",
+    "\ufffd",
+    "\uffff",
+    "\u2028",
+    "\u007f",
+    "\U00010000",
+    "\U0001f600",
+    "\U0001d11e",
+    "\U0010ffff",
+    "\n",
+    "\t",
+    "\x00",
+    "\x1f",
+    '"',
+    "\\",
+    "/",
+    "key with spaces",
+    "ǅ",
+    "\u0130",
 ]
 ALPHABETS = [
     "abcdefghijklmnopqrstuvwxyz0123456789 -_.",
-    "\x00\x01\x07\x08\t\n\x0b\x0c\r\x1b\x1f\"\\/\x7f",
+    '\x00\x01\x07\x08\t\n\x0b\x0c\r\x1b\x1f"\\/\x7f',
     "éèüßøåçñÀÉÎÕÜ",
     "日本語中文한국어",
     "\u2028\u2029\ufeff\ufffd\uffff\u00a0\u200b",
     "\U00010000\U0001f600\U0001f4a9\U0001d11e\U0010ffff\U00020000",
 ]
 EDGE_FLOATS = [
-    5e-324, -5e-324, 1e21, 1e-7, 1e-6, 0.000001, 1e20, 123456789012345680000.0, -0.0, 0.0, 0.1, 0.2, 0.3,
-    1 / 3, 2.0**53, -(2.0**53), 2.0**53 + 2, 2.0**60, 2.0**64, 1.7976931348623157e308, 2.2250738585072014e-308,
-    2.225073858507201e-308, 4.35, 0.5, 100.0, 1e300, 9007199254740993.0, 333333333.3333333, 1e-323,
+    5e-324,
+    -5e-324,
+    1e21,
+    1e-7,
+    1e-6,
+    0.000001,
+    1e20,
+    123456789012345680000.0,
+    -0.0,
+    0.0,
+    0.1,
+    0.2,
+    0.3,
+    1 / 3,
+    2.0**53,
+    -(2.0**53),
+    2.0**53 + 2,
+    2.0**60,
+    2.0**64,
+    1.7976931348623157e308,
+    2.2250738585072014e-308,
+    2.225073858507201e-308,
+    4.35,
+    0.5,
+    100.0,
+    1e300,
+    9007199254740993.0,
+    333333333.3333333,
+    1e-323,
 ]
 EDGE_INTS = [0, 1, -1, 2**53, -(2**53), 2**53 - 1, 2**31, -(2**31), 2**32, 10**15, 999999999999999]
 
@@ -101,7 +164,7 @@ def random_float(rng: random.Random) -> float:
         return rng.choice(EDGE_FLOATS)
     if kind < 0.6:
         while True:  # any finite double, from its bits
-            (f,) = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))
+            f: float = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
             if math.isfinite(f):
                 return f
     if kind < 0.8:
@@ -154,7 +217,11 @@ def with_one_error(rng: random.Random, base: dict[str, Any]) -> tuple[dict[str, 
     elif kind == 1:
         bad = (float("inf"), SPECIALS["inf"]) if rng.random() < 0.5 else (float("-inf"), SPECIALS["-inf"])
     elif kind == 2:
-        s = "ok" + rng.choice(["\ud800", "\udbff", "\udc00", "\udfff"]) + rng.choice(["", "x", "\udc00\udc00"])
+        s = (
+            "ok"
+            + rng.choice(["\ud800", "\udbff", "\udc00", "\udfff"])
+            + rng.choice(["", "x", "\udc00\udc00"])
+        )
         bad = (s, s)
     elif kind == 3:
         deep = nest(1, 32)  # the context object is depth 1: this is depth 33
@@ -216,7 +283,7 @@ def test_canonical_digest_fingerprint_identical(node: str) -> None:
     js = run_driver(node, "canonical", lines)
     assert len(js) == len(python_values)
     valid = errors = 0
-    for value, line, got in zip(python_values, lines, js):
+    for value, line, got in zip(python_values, lines, js, strict=True):
         expected = python_result(value)
         assert got == expected, f"seed {SEED}: input {line[:300]}"
         if "code" in expected:
@@ -230,8 +297,18 @@ def test_canonical_digest_fingerprint_identical(node: str) -> None:
 def test_webcrypto_proofs_verify_in_python(node: str) -> None:
     rng = random.Random(SEED + 1)
     contexts = [
-        {"action": "wire_transfer", "amount": "50000.00", "currency": "EUR", "to": "ACME-CORP", "subject": "alice"},
-        {"subject": "\U0001f600 \u00fcser", "\U00010000": [5e-324, 1e21, -0.0, 2**53], "text": "\u2028\"\\\x00"},
+        {
+            "action": "wire_transfer",
+            "amount": "50000.00",
+            "currency": "EUR",
+            "to": "ACME-CORP",
+            "subject": "alice",
+        },
+        {
+            "subject": "\U0001f600 \u00fcser",
+            "\U00010000": [5e-324, 1e21, -0.0, 2**53],
+            "text": '\u2028"\\\x00',
+        },
     ]
     while len(contexts) < N_PROOFS:
         context = random_object(rng, 1)
@@ -240,22 +317,28 @@ def test_webcrypto_proofs_verify_in_python(node: str) -> None:
         if rng.random() < 0.5:
             context["subject"] = "user-" + random_string(rng)
         contexts.append(context)
-    lines = [json.dumps({"context": c, "audience": f"aud-{i}"}, ensure_ascii=True) for i, c in enumerate(contexts)]
+    lines = [
+        json.dumps({"context": c, "audience": f"aud-{i}"}, ensure_ascii=True) for i, c in enumerate(contexts)
+    ]
     results = run_driver(node, "proofs", lines)
     assert len(results) == N_PROOFS
-    for i, (context, result) in enumerate(zip(contexts, results)):
+    for i, (context_sent, result) in enumerate(zip(contexts, results, strict=True)):
         proof_json: str = result["proof"]
         key = pm.VerifyingKey.from_bytes(bytes.fromhex(result["public_key_hex"]))
         proof = json.loads(proof_json)
         res = pm.verify(proof_json, trusted_keys=key, audience=f"aud-{i}", now_ms=proof["timestamp"])
         assert res.valid, (res.code, res.detail, proof_json[:300])
-        assert res.context_digest == pm.context_digest(context)
+        assert res.context_digest == pm.context_digest(context_sent)
         assert res.key_id == key.key_id
         assert len(pm.Proof.from_json(proof_json).nonce) >= 22  # >= 128 bits, base64url
 
         # The proof is bound to its context: any change breaks the signature.
         tampered = dict(proof, context={**proof["context"], "injected": "x"})
-        bad = pm.verify(json.dumps(tampered), trusted_keys=key, audience=f"aud-{i}", now_ms=proof["timestamp"])
+        bad = pm.verify(
+            json.dumps(tampered), trusted_keys=key, audience=f"aud-{i}", now_ms=proof["timestamp"]
+        )
         assert bad.code == "bad_signature"
-        wrong_audience = pm.verify(proof_json, trusted_keys=key, audience="elsewhere", now_ms=proof["timestamp"])
+        wrong_audience = pm.verify(
+            proof_json, trusted_keys=key, audience="elsewhere", now_ms=proof["timestamp"]
+        )
         assert wrong_audience.code == "audience_mismatch"

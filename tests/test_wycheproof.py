@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
-
 import ed25519_reference as ref
 import proof_messenger as pm
 import protocol_reference as proto
+import pytest
 import vectors_util as vu
 
 CASES = vu.wycheproof_ed25519()
@@ -54,8 +53,12 @@ def test_wycheproof_signature_on_a_proof(case: dict) -> None:
     proof = proto.proof_dict(context, "wycheproof", 1_000, nonce, key, case["signature"])
     oracle_valid = ref.verify(key, env["signed_digest"], case["signature"])
     assert not oracle_valid  # a signature of another message
-    result = pm.verify(proto.canonical(proof), audience="wycheproof", now_ms=1_000,
-                       trusted_keys=pm.VerifyingKey.from_bytes(key))
+    result = pm.verify(
+        proto.canonical(proof),
+        audience="wycheproof",
+        now_ms=1_000,
+        trusted_keys=pm.VerifyingKey.from_bytes(key),
+    )
     assert (result.valid, result.code) == (False, "bad_signature")
 
 
@@ -66,8 +69,9 @@ def test_wycheproof_valid_signature_transplanted_to_its_own_digest() -> None:
     key = proto.public_key(seed)
     assert key in KEYS
     proof = proto.sign_proof({"k": "v"}, seed, "wycheproof", 5, proto.b64url(bytes(16)))
-    result = pm.verify(proto.canonical(proof), audience="wycheproof", now_ms=5,
-                       trusted_keys=pm.VerifyingKey.from_bytes(key))
+    result = pm.verify(
+        proto.canonical(proof), audience="wycheproof", now_ms=5, trusted_keys=pm.VerifyingKey.from_bytes(key)
+    )
     assert result.valid
 
 
@@ -80,6 +84,10 @@ def test_every_wycheproof_case_was_classified() -> None:
     assert odd and all(c["result"] == "invalid" for c in odd)
     for c in odd:
         proof = proto.proof_dict({}, "w", 0, proto.b64url(bytes(16)), c["public_key"], c["signature"])
-        result = pm.verify(proto.canonical(proof), audience="w", now_ms=0,
-                           trusted_keys=pm.VerifyingKey.from_bytes(c["public_key"]))
+        result = pm.verify(
+            proto.canonical(proof),
+            audience="w",
+            now_ms=0,
+            trusted_keys=pm.VerifyingKey.from_bytes(c["public_key"]),
+        )
         assert result.code == "invalid_field", c["tcId"]

@@ -15,10 +15,6 @@ export const DEFAULT_MAX_DEPTH = 32;
 
 const objectProto = Object.prototype;
 
-function fail(code, detail) {
-  throw new ProofMessengerError(code, detail);
-}
-
 function describe(value) {
   if (value === undefined) return "undefined";
   if (typeof value === "function") return "a function";
@@ -35,9 +31,10 @@ export const wellFormed =
     ? (s) => s.isWellFormed()
     : (s) => !LONE_SURROGATE.test(s);
 
-// The keys and indexes leading to the value being checked: a path is only
-// spelled out when something is wrong, so the common case allocates nothing.
-const trail = [];
+// The keys and indexes leading to the value being checked. The first walk
+// records nothing (`trail` is null) and stops at the first problem; only then
+// is the value walked again with a trail, to spell out where the problem is.
+let trail = null;
 
 function where() {
   let path = "$";
@@ -45,50 +42,68 @@ function where() {
   return path;
 }
 
-function checkString(s) {
-  if (!wellFormed(s)) fail("lone_surrogate", `${where()}: string contains a lone surrogate`);
+class Found extends Error {}
+const FOUND = new Found();
+
+function fail(code, detail) {
+  if (trail === null) throw FOUND;
+  throw new ProofMessengerError(code, `${where()}: ${detail}`);
 }
 
 function check(value, depth, maxDepth) {
   switch (typeof value) {
     case "string":
-      checkString(value);
+      if (!wellFormed(value)) fail("lone_surrogate", "string contains a lone surrogate");
       return;
     case "number":
-      if (!Number.isFinite(value)) fail("non_finite_number", `${where()}: number is NaN or infinite`);
+      if (!Number.isFinite(value)) fail("non_finite_number", "number is NaN or infinite");
       return;
     case "boolean":
       return;
     case "object":
       break;
     default:
-      fail("invalid_type", `${where()}: ${describe(value)} is not a JSON type`);
+      fail("invalid_type", `${describe(value)} is not a JSON type`);
   }
   if (value === null) return;
-  if (depth >= maxDepth) fail("nesting_too_deep", `${where()}: nesting deeper than ${maxDepth}`);
+  if (depth >= maxDepth) fail("nesting_too_deep", `nesting deeper than ${maxDepth}`);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      trail.push(i);
-      if (!(i in value)) fail("invalid_type", `${where()}: an array hole is not a JSON value`);
+      trail?.push(i);
+      if (!(i in value)) fail("invalid_type", "an array hole is not a JSON value");
       check(value[i], depth + 1, maxDepth);
-      trail.pop();
+      trail?.pop();
     }
     return;
   }
   const proto = Object.getPrototypeOf(value);
-  if (proto !== objectProto && proto !== null) {
-    fail("invalid_type", `${where()}: ${describe(value)} is not a JSON type`);
-  }
+  if (proto !== objectProto && proto !== null) fail("invalid_type", `${describe(value)} is not a JSON type`);
   if (Object.getOwnPropertySymbols(value).length !== 0) {
-    fail("invalid_type", `${where()}: object keys must be strings (found a symbol)`);
+    fail("invalid_type", "object keys must be strings (found a symbol)");
   }
   const keys = Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
-    trail.push(key);
-    checkString(key);
+    trail?.push(key);
+    if (!wellFormed(key)) fail("lone_surrogate", "member name contains a lone surrogate");
     check(value[key], depth + 1, maxDepth);
-    trail.pop();
+    trail?.pop();
+  }
+}
+
+/** Throws the ProofMessengerError for the first problem of `value`, if any. */
+function validate(value, maxDepth) {
+  trail = null;
+  try {
+    check(value, 0, maxDepth);
+  } catch (e) {
+    if (e !== FOUND) throw e;
+    trail = [];
+    try {
+      check(value, 0, maxDepth);
+    } finally {
+      trail = null;
+    }
   }
 }
 
@@ -100,8 +115,7 @@ function check(value, depth, maxDepth) {
  * @param {number} maxDepth deepest accepted nesting (outermost container = 1)
  */
 export function toJsonText(value, maxDepth = DEFAULT_MAX_DEPTH) {
-  trail.length = 0;
-  check(value, 0, maxDepth);
+  validate(value, maxDepth);
   return JSON.stringify(value);
 }
 
@@ -109,8 +123,7 @@ export function toJsonText(value, maxDepth = DEFAULT_MAX_DEPTH) {
 export function toJsonBytes(input, maxDepth) {
   if (typeof input === "string") {
     // TextEncoder would replace a lone surrogate with U+FFFD and change the input.
-    trail.length = 0;
-    checkString(input);
+    if (!wellFormed(input)) throw new ProofMessengerError("lone_surrogate", "$: string contains a lone surrogate");
     return encoder.encode(input);
   }
   if (input instanceof Uint8Array) return input;

@@ -31,6 +31,21 @@ export const ERROR_CODES = Object.freeze([
   "timestamp_in_future",
   "bad_signature",
   "nonce_replayed",
+  "invalid_authenticator_data",
+  "invalid_client_data",
+  "invalid_attestation",
+  "attestation_unsupported",
+  "unsupported_cose_algorithm",
+  "invalid_cose_key",
+  "webauthn_type_mismatch",
+  "challenge_mismatch",
+  "origin_not_allowed",
+  "cross_origin_not_allowed",
+  "token_binding_unsupported",
+  "rp_id_mismatch",
+  "user_not_present",
+  "user_not_verified",
+  "counter_not_increasing",
 ]);
 
 /** Bad input or a rejected proof: `.code` is one of ERROR_CODES, `.detail` says where. */

@@ -27,7 +27,7 @@ const WASM_URL = new URL("./dist/proof_messenger_wasm_bg.wasm", import.meta.url)
 
 let compiled = null; // WebAssembly.Module, kept to re-instantiate after a trap
 let imports = null;
-let exports = null; // the live instance's exports
+let live = null; // the exports of the live instance
 let initializing = null;
 
 // ---------------------------------------------------------------- loading --
@@ -39,7 +39,8 @@ async function loadModule(input) {
   if (source === undefined) source = WASM_URL;
   if (typeof source === "string") source = new URL(source, import.meta.url);
   if (source instanceof URL && source.protocol === "file:") {
-    const { readFile } = await import("node:fs/promises");
+    // Only reached in Node.js; the comments keep bundlers from resolving it for browsers.
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ "node:fs/promises");
     return WebAssembly.compile(await readFile(source));
   }
   const response = source instanceof Response ? source : await fetch(source);
@@ -60,18 +61,18 @@ function importObject(module) {
 }
 
 function activate(instance) {
-  if (exports !== null) {
+  if (live !== null) {
     // Growing the old memory by 0 pages detaches its ArrayBuffer, which makes
     // the glue drop its cached views of it.
     try {
-      exports.memory.grow(0);
+      live.memory.grow(0);
     } catch {
       // the old memory is being dropped anyway
     }
   }
   bg.__wbg_set_wasm(instance.exports);
   instance.exports.__wbindgen_start?.();
-  exports = instance.exports;
+  live = instance.exports;
 }
 
 /**
@@ -101,7 +102,7 @@ export function init(input) {
 
 /** Synchronous init from the .wasm bytes or a compiled module (Node.js, workers). */
 export function initSync(input) {
-  if (exports !== null) return;
+  if (live !== null) return;
   const module = input instanceof WebAssembly.Module ? input : new WebAssembly.Module(input);
   const object = importObject(module);
   compiled = module;
@@ -111,7 +112,7 @@ export function initSync(input) {
 }
 
 function ready() {
-  if (exports === null) throw new Error("proof-messenger: call `await init()` before using the module");
+  if (live === null) throw new Error("proof-messenger: call `await init()` before using the module");
 }
 
 // A trap (a Rust panic aborts with `unreachable`; an out-of-bounds access)

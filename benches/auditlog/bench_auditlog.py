@@ -148,7 +148,17 @@ def bench_proofs(d: Path, samples: int = 2000) -> dict[str, Any]:
             merkle.inclusion_proof(counting, i, n)
             max_reads = max(max_reads, reads)
         proof_len = len(log.inclusion_proof(idx[0], n))
+        by_size = {}
+        for size in (1_000, 10_000, 100_000, n):
+            if size > n:
+                continue
+            sample = [rnd.randrange(size) for _ in range(samples)]
+            t0 = time.perf_counter()
+            for i in sample:
+                merkle.inclusion_proof(log._store.node, i, size)
+            by_size[str(size)] = round((time.perf_counter() - t0) / samples * 1e6, 1)
     return {
+        "inclusion_proof_us_by_tree_size": by_size,
         "tree_size": n,
         "inclusion_proof_us": round(raw * 1e6, 1),
         "inclusion_proof_self_checked_us": round(checked * 1e6, 1),

@@ -78,7 +78,11 @@ def _sign_chunk(args: tuple[list[bytes], int, int, int]) -> list[bytes]:
 def sign_proofs(seeds: list[bytes], count: int, offset: int) -> list[bytes]:
     procs = os.cpu_count() or 1
     per = -(-count // procs)
-    jobs = [(seeds, offset + k * per, min(per, count - k * per), len(seeds)) for k in range(procs) if count - k * per > 0]
+    jobs = [
+        (seeds, offset + k * per, min(per, count - k * per), len(seeds))
+        for k in range(procs)
+        if count - k * per > 0
+    ]
     with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
         chunks = pool.map(_sign_chunk, jobs)
     return [p for chunk in chunks for p in chunk]
@@ -87,9 +91,13 @@ def sign_proofs(seeds: list[bytes], count: int, offset: int) -> list[bytes]:
 # --- servers -----------------------------------------------------------------------
 
 
-def start(cmd: list[str], log: Path, ready: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def start(
+    cmd: list[str], log: Path, ready: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     fh = log.open("wb")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=fh, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=fh, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
@@ -112,22 +120,28 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """user+system CPU of a process and all its threads (children excluded)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """user+system CPU of a process, its threads and its live worker processes."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(c)) for c in children)
 
 
-def relay_metrics(url: str) -> tuple[int, int]:
-    text = httpx.get(f"{url}/metrics").text
-    valid = invalid = 0.0
-    for line in text.splitlines():
-        if line.startswith("proof_messenger_verifications_total{"):
-            value = float(line.rsplit(" ", 1)[1])
-            if 'result="valid"' in line:
-                valid += value
-            else:
-                invalid += value
-    return int(valid), int(invalid)
+def verdict_counts(data_dir: Path) -> tuple[int, int]:
+    """(valid, invalid) decisions so far, from the relay's audit log (all workers write it)."""
+    valid = invalid = 0
+    path = data_dir / "audit" / "decisions.jsonl"
+    if path.exists():
+        with path.open("rb") as fh:
+            for line in fh:
+                if b'"valid":true' in line:
+                    valid += 1
+                else:
+                    invalid += 1
+    return valid, invalid
 
 
 # --- load ----------------------------------------------------------------------------
@@ -140,32 +154,65 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, bodies: Path, *, auth: str, content_type: str, sep: str, connections: int, duration: int) -> dict:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s",
-           "-s", str(HERE / "bodies.lua"), url, "--", str(bodies), auth, content_type, sep]
+def wrk(
+    url: str, bodies: Path, *, auth: str, content_type: str, sep: str, connections: int, duration: int
+) -> dict:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        str(HERE / "bodies.lua"),
+        url,
+        "--",
+        str(bodies),
+        auth,
+        content_type,
+        sep,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(m.group(1)) if m else 0, "total": total, "raw": out}
+    return {
+        "rps": rps,
+        "p50": p50,
+        "p99": p99,
+        "non2xx": int(m.group(1)) if m else 0,
+        "total": total,
+        "raw": out,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=5, help="seconds per single-proof round")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating relay/reference rounds (median reported)")
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="alternating relay/reference rounds (median reported)"
+    )
     ap.add_argument("--batch-duration", type=int, default=5, help="seconds per batch round")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--batch-connections", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--subjects", type=int, default=1000)
     ap.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian"])
+    ap.add_argument(
+        "--workers", type=int, default=1, help="processes for the relay and for the reference alike"
+    )
     ap.add_argument("--skip-batch", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
-    ap.add_argument("--relay-arg", action="append", default=[],
-                    help="extra relay flag (repeatable), e.g. --relay-arg=--no-audit-fsync")
+    ap.add_argument(
+        "--relay-arg",
+        action="append",
+        default=[],
+        help="extra relay flag (repeatable), e.g. --relay-arg=--no-audit-fsync",
+    )
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("wrk is required (apt-get install wrk)", file=sys.stderr)
@@ -180,26 +227,69 @@ def main() -> int:
     try:
         data = work / "data"
         relay, relay_url = start(
-            [PY, "-m", "proof_messenger.relay", "--port", "0", "--data-dir", str(data), "--allow-root",
-             "--server", args.server, "--decision-log", str(work / "decisions.log"),
-             "--rate-limit-client", "1000000/second", "--rate-limit-subject", "100000/minute",
-             "--max-batch-count", str(max(1000, args.batch_size)), *args.relay_arg],
-            work / "relay.log", "startup complete" if args.server == "uvicorn" else "listening",
+            [
+                PY,
+                "-m",
+                "proof_messenger.relay",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data),
+                "--allow-root",
+                "--server",
+                args.server,
+                "--decision-log",
+                str(work / "decisions.log"),
+                "--rate-limit-client",
+                "1000000/second",
+                "--rate-limit-subject",
+                "100000/minute",
+                "--max-batch-count",
+                str(max(1000, args.batch_size)),
+                "--workers",
+                str(args.workers),
+                *args.relay_arg,
+            ],
+            work / "relay.log",
+            "startup complete" if args.server == "uvicorn" else "listening",
         )
         ref, ref_url = start(
-            [PY, "-m", "uvicorn", "reference_app:app", "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", "0",
-             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info"],
-            work / "ref.log", "Uvicorn running",
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "reference_app:app",
+                "--app-dir",
+                str(HERE),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "info",
+                *(["--workers", str(args.workers)] if args.workers > 1 else []),
+            ],
+            work / "ref.log",
+            "Uvicorn running" if args.workers == 1 else "Application startup complete",
         )
         admin = {"authorization": "Bearer " + (data / "admin.token").read_text().strip()}
         with httpx.Client(timeout=30) as http:
-            api_key = http.post(f"{relay_url}/v1/admin/clients", json={"name": "bench", "audience": AUDIENCE},
-                                headers=admin).json()["apiKey"]
+            api_key = http.post(
+                f"{relay_url}/v1/admin/clients", json={"name": "bench", "audience": AUDIENCE}, headers=admin
+            ).json()["apiKey"]
             seeds = [os.urandom(32) for _ in range(args.subjects)]
             for i, seed in enumerate(seeds):
                 vk = pm.SigningKey.from_bytes(seed).verifying_key
-                r = http.post(f"{relay_url}/v1/admin/keys", json={"subject": f"user{i}", "publicKey": vk.to_base64()},
-                              headers=admin)
+                r = http.post(
+                    f"{relay_url}/v1/admin/keys",
+                    json={"subject": f"user{i}", "publicKey": vk.to_base64()},
+                    headers=admin,
+                )
                 assert r.status_code == 201, r.text
         auth = f"Bearer {api_key}"
         offset = 0
@@ -215,7 +305,9 @@ def main() -> int:
             path.write_bytes(sep.join(items) + sep)
             return path
 
-        def measure(url: str, pid: int, bodies: Path, auth_: str, ctype: str, sep: str, conns: int, secs: int) -> dict:
+        def measure(
+            url: str, pid: int, bodies: Path, auth_: str, ctype: str, sep: str, conns: int, secs: int
+        ) -> dict:
             c0 = cpu_seconds(pid)
             r = wrk(url, bodies, auth=auth_, content_type=ctype, sep=sep, connections=conns, duration=secs)
             r["cpu"] = cpu_seconds(pid) - c0
@@ -224,47 +316,116 @@ def main() -> int:
         # warm both servers and estimate the relay's rate, to sign enough distinct proofs
         warm = write("warm.ndjson", fresh(4000), b"\n")
         rate = max(
-            measure(relay_url + "/v1/proofs/verify", relay.pid, warm, auth, "application/json", "line", args.connections, 2)["rps"],
-            measure(ref_url + "/verify", ref.pid, warm, "", "application/json", "line", args.connections, 2)["rps"],
+            measure(
+                relay_url + "/v1/proofs/verify",
+                relay.pid,
+                warm,
+                auth,
+                "application/json",
+                "line",
+                args.connections,
+                2,
+            )["rps"],
+            measure(ref_url + "/verify", ref.pid, warm, "", "application/json", "line", args.connections, 2)[
+                "rps"
+            ],
         )
         single_rounds: dict[str, list[dict]] = {"relay verify": [], "reference verify": []}
-        before = relay_metrics(relay_url)
+        before = verdict_counts(data)
         for k in range(args.rounds):
             f = write(f"round{k}.ndjson", fresh(int(rate * args.duration * 1.8) + 1000), b"\n")
-            single_rounds["relay verify"].append(measure(relay_url + "/v1/proofs/verify", relay.pid, f, auth,
-                                                         "application/json", "line", args.connections, args.duration))
-            single_rounds["reference verify"].append(measure(ref_url + "/verify", ref.pid, f, "", "application/json",
-                                                             "line", args.connections, args.duration))
-            print(f"round {k + 1}: relay {single_rounds['relay verify'][-1]['rps']:.0f} req/s, "
-                  f"reference {single_rounds['reference verify'][-1]['rps']:.0f} req/s", flush=True)
-        after = relay_metrics(relay_url)
+            single_rounds["relay verify"].append(
+                measure(
+                    relay_url + "/v1/proofs/verify",
+                    relay.pid,
+                    f,
+                    auth,
+                    "application/json",
+                    "line",
+                    args.connections,
+                    args.duration,
+                )
+            )
+            single_rounds["reference verify"].append(
+                measure(
+                    ref_url + "/verify",
+                    ref.pid,
+                    f,
+                    "",
+                    "application/json",
+                    "line",
+                    args.connections,
+                    args.duration,
+                )
+            )
+            print(
+                f"round {k + 1}: relay {single_rounds['relay verify'][-1]['rps']:.0f} req/s, "
+                f"reference {single_rounds['reference verify'][-1]['rps']:.0f} req/s",
+                flush=True,
+            )
+        after = verdict_counts(data)
         for name, runs in single_rounds.items():
             med = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
             total = sum(r["total"] for r in runs)
-            res = Result(name, med["rps"], med["rps"], med["p50"], med["p99"],
-                         sum(r["cpu"] for r in runs) / total * 1e6, sum(r["non2xx"] for r in runs),
-                         rounds=[round(r["rps"]) for r in runs])
+            res = Result(
+                name,
+                med["rps"],
+                med["rps"],
+                med["p50"],
+                med["p99"],
+                sum(r["cpu"] for r in runs) / total * 1e6,
+                sum(r["non2xx"] for r in runs),
+                rounds=[round(r["rps"]) for r in runs],
+            )
             if name.startswith("relay"):
                 res.valid, res.invalid = after[0] - before[0], after[1] - before[1]
             results.append(res)
 
         if not args.skip_batch:
             probe = fresh(args.batch_size * 3)
-            bodies = [b"\n".join(probe[k:k + args.batch_size]) for k in range(0, len(probe), args.batch_size)]
+            bodies = [
+                b"\n".join(probe[k : k + args.batch_size]) for k in range(0, len(probe), args.batch_size)
+            ]
             f = write("warm-batch.bin", bodies, b"\0")
-            r = measure(relay_url + "/v1/proofs/verify-batch", relay.pid, f, auth, "application/x-ndjson", "nul",
-                        args.batch_connections, 1)
+            r = measure(
+                relay_url + "/v1/proofs/verify-batch",
+                relay.pid,
+                f,
+                auth,
+                "application/x-ndjson",
+                "nul",
+                args.batch_connections,
+                1,
+            )
             n_batches = int(r["rps"] * args.batch_duration * 2) + args.batch_connections + 2
             proofs = fresh(n_batches * args.batch_size)
-            bodies = [b"\n".join(proofs[k:k + args.batch_size]) for k in range(0, len(proofs), args.batch_size)]
+            bodies = [
+                b"\n".join(proofs[k : k + args.batch_size]) for k in range(0, len(proofs), args.batch_size)
+            ]
             f = write("batch.bin", bodies, b"\0")
-            before = relay_metrics(relay_url)
-            r = measure(relay_url + "/v1/proofs/verify-batch", relay.pid, f, auth, "application/x-ndjson", "nul",
-                        args.batch_connections, args.batch_duration)
-            after = relay_metrics(relay_url)
-            res = Result(f"relay verify-batch ({args.batch_size}/request)", r["rps"], r["rps"] * args.batch_size,
-                         r["p50"], r["p99"], r["cpu"] / max(1, r["total"] * args.batch_size) * 1e6, r["non2xx"],
-                         after[0] - before[0], after[1] - before[1])
+            before = verdict_counts(data)
+            r = measure(
+                relay_url + "/v1/proofs/verify-batch",
+                relay.pid,
+                f,
+                auth,
+                "application/x-ndjson",
+                "nul",
+                args.batch_connections,
+                args.batch_duration,
+            )
+            after = verdict_counts(data)
+            res = Result(
+                f"relay verify-batch ({args.batch_size}/request)",
+                r["rps"],
+                r["rps"] * args.batch_size,
+                r["p50"],
+                r["p99"],
+                r["cpu"] / max(1, r["total"] * args.batch_size) * 1e6,
+                r["non2xx"],
+                after[0] - before[0],
+                after[1] - before[1],
+            )
             results.append(res)
     finally:
         for p in (relay, ref):
@@ -275,21 +436,33 @@ def main() -> int:
     ref_rps = next(r.proofs_per_s for r in results if r.name == "reference verify")
     cpu = platform.processor() or "cpu"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     print()
-    print(f"{os.cpu_count()} cores ({cpu}); load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; "
-          f"relay on {args.server}, 1 process each; wrk -t1, {args.connections} connections single / "
-          f"{args.batch_connections} batch; {args.subjects} enrolled subjects; {args.rounds} alternating rounds")
-    print("| run | requests/s | proofs/s | vs reference | p50 ms | p99 ms | server CPU per proof | rounds req/s | valid / invalid |")
+    print(
+        f"{os.cpu_count()} cores ({cpu}); load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after; relay on {args.server}, {args.workers} process(es) each; "
+        f"wrk -t1, {args.connections} connections single / {args.batch_connections} batch; "
+        f"{args.subjects} enrolled subjects; {args.rounds} alternating rounds"
+    )
+    print(
+        "| run | requests/s | proofs/s | vs reference | p50 ms | p99 ms | server CPU per proof "
+        "| rounds req/s | valid / invalid |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---|---|")
     for r in results:
         vv = "-" if r.valid is None else f"{r.valid} / {r.invalid}"
         rounds = "-" if r.rounds is None else ", ".join(map(str, r.rounds))
-        print(f"| {r.name} | {r.requests_per_s:,.0f} | {r.proofs_per_s:,.0f} | {r.proofs_per_s / ref_rps:.2f}x | "
-              f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_us_per_proof:.0f} µs | {rounds} | {vv} |")
+        print(
+            f"| {r.name} | {r.requests_per_s:,.0f} | {r.proofs_per_s:,.0f} "
+            f"| {r.proofs_per_s / ref_rps:.2f}x | "
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_us_per_proof:.0f} µs | {rounds} | {vv} |"
+        )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0

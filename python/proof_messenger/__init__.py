@@ -2,7 +2,8 @@
 
 >>> import proof_messenger as pm
 >>> key = pm.SigningKey.generate()
->>> proof = pm.sign({"action": "wire", "amount": "50000.00", "subject": "alice"}, key, audience="payments-api")
+>>> context = {"action": "wire", "amount": "50000.00", "subject": "alice"}
+>>> proof = pm.sign(context, key, audience="payments-api")
 >>> result = pm.verify(proof.to_json(), trusted_keys=key.verifying_key, audience="payments-api")
 >>> result.valid, result.code
 (True, None)
@@ -20,14 +21,17 @@ from ._api import (
 )
 from ._core import (
     Proof,
+    Registration,
     SigningKey,
     VerificationResult,
     VerifyingKey,
+    WebAuthnCredential,
     __version__,
     canonicalize,
     canonicalize_json,
     context_digest,
     fingerprint,
+    verify_registration,
 )
 from .errors import ERROR_CODES, ErrorCode, ProofMessengerError
 
@@ -42,9 +46,11 @@ __all__ = [
     "ErrorCode",
     "Proof",
     "ProofMessengerError",
+    "Registration",
     "SigningKey",
     "VerificationResult",
     "VerifyingKey",
+    "WebAuthnCredential",
     "__version__",
     "canonicalize",
     "canonicalize_json",
@@ -55,4 +61,5 @@ __all__ = [
     "sign",
     "verify",
     "verify_batch",
+    "verify_registration",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import _core
-from ._core import Proof, SigningKey, VerificationResult, VerifyingKey
+from ._core import Proof, SigningKey, VerificationResult, VerifyingKey, WebAuthnCredential
 
 #: Default maximum proof age (5 minutes), in milliseconds.
 DEFAULT_MAX_AGE_MS = 300_000
@@ -19,8 +19,10 @@ DEFAULT_MAX_BYTES = 65_536
 DEFAULT_MAX_DEPTH = 32
 
 ProofInput = bytes | bytearray | memoryview | str | Mapping[str, Any] | Proof
-TrustedKeys = VerifyingKey | Iterable[VerifyingKey]
-Resolver = Callable[[str], Iterable[VerifyingKey] | None]
+TrustedKey = VerifyingKey | WebAuthnCredential
+TrustedKeys = TrustedKey | Iterable[TrustedKey]
+Resolver = Callable[[str], Iterable[TrustedKey] | None]
+Origins = str | Iterable[str]
 
 
 def now_ms() -> int:
@@ -72,6 +74,10 @@ def verify(
     max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    rp_id: str | None = None,
+    origins: Origins | None = None,
+    require_user_verification: bool = True,
+    allow_cross_origin: bool = False,
 ) -> VerificationResult:
     """Verify one proof; never raises for a bad proof, returns its reason.
 
@@ -79,6 +85,13 @@ def verify(
     (``subject -> keys enrolled for it now``): the key inside the proof is
     never trusted by itself. Nonce uniqueness is the caller's: consume
     ``result.nonce`` in a replay store until ``result.expires_at_ms``.
+
+    WebAuthn proofs are verified against :class:`WebAuthnCredential` objects
+    among the trusted keys, under the relying party policy ``rp_id``,
+    ``origins`` (exact strings), ``require_user_verification`` and
+    ``allow_cross_origin``; without ``rp_id`` they are ``unsupported_algorithm``.
+    A valid one reports the authenticator's new ``sign_count`` (store it) and
+    its backup flags.
 
     >>> import proof_messenger as pm
     >>> key = pm.SigningKey.from_bytes(bytes(32))
@@ -99,6 +112,10 @@ def verify(
         max_skew_ms=max_skew_ms,
         max_bytes=max_bytes,
         max_depth=max_depth,
+        rp_id=rp_id,
+        origins=origins,
+        require_user_verification=require_user_verification,
+        allow_cross_origin=allow_cross_origin,
     )
 
 
@@ -113,8 +130,12 @@ def verify_batch(
     max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    rp_id: str | None = None,
+    origins: Origins | None = None,
+    require_user_verification: bool = True,
+    allow_cross_origin: bool = False,
 ) -> list[VerificationResult]:
-    """Verify many proofs on all cores with the GIL released.
+    """Verify many proofs (Ed25519 and WebAuthn, mixed) on all cores with the GIL released.
 
     One result per proof, in order, each exactly what :func:`verify` gives
     for it. ``resolver`` is called once per distinct subject.
@@ -129,6 +150,10 @@ def verify_batch(
         max_skew_ms=max_skew_ms,
         max_bytes=max_bytes,
         max_depth=max_depth,
+        rp_id=rp_id,
+        origins=origins,
+        require_user_verification=require_user_verification,
+        allow_cross_origin=allow_cross_origin,
     )
 
 

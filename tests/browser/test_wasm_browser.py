@@ -25,9 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import proof_messenger as pm
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).resolve().parent / "page"
@@ -86,7 +85,7 @@ class Site:
 
 def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/":
                 body, ctype = site.index(), "text/html; charset=utf-8"
@@ -111,7 +110,7 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler
@@ -138,12 +137,29 @@ def site() -> Iterator[tuple[Site, str]]:
         thread.join(timeout=5)
 
 
+class Browser:
+    """A page of a fresh headless Chromium profile, and the console messages it logged."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.console: list[str] = []
+        page.on("console", lambda message: self.console.append(message.text))
+
+    def load(self, url: str) -> str:
+        self.page.goto(url)
+        self.page.wait_for_selector("body[data-status=done], body[data-status=error]", timeout=30_000)
+        return str(self.page.evaluate("document.body.dataset.status"))
+
+    def evaluate(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+
 @pytest.fixture()
-def browser_page(tmp_path: Path) -> Iterator[Any]:
+def browser(tmp_path: Path) -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("the playwright PyPI package is required (pip install playwright; never `playwright install`)")
+        pytest.fail("the playwright PyPI package is required (never run `playwright install`)")
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             user_data_dir=str(tmp_path / "profile"),
@@ -152,29 +168,20 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             args=CHROMIUM_FLAGS,
         )
         try:
-            page = context.new_page()
-            page.console_messages_seen = []  # type: ignore[attr-defined]
-            page.on("console", lambda m: page.console_messages_seen.append(m.text))  # type: ignore[attr-defined]
-            yield page
+            yield Browser(context.new_page())
         finally:
             context.close()
 
 
-def load(page: Any, url: str) -> str:
-    page.goto(url)
-    page.wait_for_selector("body[data-status=done], body[data-status=error]", timeout=30_000)
-    return str(page.evaluate("document.body.dataset.status"))
-
-
-def test_browser_proof_verifies_in_python(site: tuple[Site, str], browser_page: Any) -> None:
+def test_browser_proof_verifies_in_python(site: tuple[Site, str], browser: Browser) -> None:
     state, url = site
     state.csp, state.tamper_wasm = STRICT_CSP, False
-    status = load(browser_page, url)
-    assert status == "done", (browser_page.evaluate("window.pmError"), browser_page.console_messages_seen)
-    result = browser_page.evaluate("window.pmResult")
+    status = browser.load(url)
+    assert status == "done", (browser.evaluate("window.pmError"), browser.console)
+    result = browser.evaluate("window.pmResult")
 
     # The CSP held: no inline script ran, and nothing the page needs was blocked.
-    assert browser_page.evaluate("window.inlineScriptRan === undefined")
+    assert browser.evaluate("window.inlineScriptRan === undefined")
     assert result["violations"] == []
     assert result["privateKeyExtractable"] is False
     assert result["selfCheck"] is True
@@ -186,32 +193,34 @@ def test_browser_proof_verifies_in_python(site: tuple[Site, str], browser_page: 
     assert verdict.valid, (verdict.code, verdict.detail)
     assert verdict.context == proof["context"]
     assert pm.fingerprint(proof["context"]) == result["fingerprint"]
-    assert browser_page.inner_text("#fingerprint") == result["fingerprint"]
+    assert browser.page.inner_text("#fingerprint") == result["fingerprint"]
 
     # Changing the context after signing breaks the proof, in Python as in the browser.
     changed = dict(proof, context={**proof["context"], "amount": "50001.00"})
-    rejected = pm.verify(json.dumps(changed), trusted_keys=key, audience="payments-api", now_ms=proof["timestamp"])
+    rejected = pm.verify(
+        json.dumps(changed), trusted_keys=key, audience="payments-api", now_ms=changed["timestamp"]
+    )
     assert rejected.code == "bad_signature"
 
 
-def test_csp_without_wasm_unsafe_eval_blocks_webassembly(site: tuple[Site, str], browser_page: Any) -> None:
+def test_csp_without_wasm_unsafe_eval_blocks_webassembly(site: tuple[Site, str], browser: Browser) -> None:
     state, url = site
     state.csp, state.tamper_wasm = NO_WASM_CSP, False
     try:
-        assert load(browser_page, url) == "error"
+        assert browser.load(url) == "error"
     finally:
         state.csp = STRICT_CSP
-    error = browser_page.evaluate("window.pmError")
+    error = browser.evaluate("window.pmError")
     assert "CompileError" in error or "WebAssembly" in error, error
 
 
-def test_sri_rejects_a_modified_wasm(site: tuple[Site, str], browser_page: Any) -> None:
+def test_sri_rejects_a_modified_wasm(site: tuple[Site, str], browser: Browser) -> None:
     state, url = site
     state.csp, state.tamper_wasm = STRICT_CSP, True
     try:
-        assert load(browser_page, url) == "error"
+        assert browser.load(url) == "error"
     finally:
         state.tamper_wasm = False
-    error = browser_page.evaluate("window.pmError")
+    error = browser.evaluate("window.pmError")
     assert error.startswith("TypeError"), error  # fetch() rejects on an integrity mismatch
-    assert any("integrity" in m.lower() for m in browser_page.console_messages_seen), browser_page.console_messages_seen
+    assert any("integrity" in m.lower() for m in browser.console), browser.console

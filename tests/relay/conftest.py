@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
 import proof_messenger as pm
+import pytest
 from proof_messenger.relay import load_config
 from proof_messenger.relay.app import Relay, build_relay, create_app
 
@@ -48,11 +47,15 @@ class RelayHarness:
     admin: dict[str, str] = field(default_factory=dict)
 
     async def new_client(self, audience: str = "payments-api", name: str = "backend") -> dict[str, str]:
-        r = await self.http.post("/v1/admin/clients", json={"name": name, "audience": audience}, headers=self.admin)
+        r = await self.http.post(
+            "/v1/admin/clients", json={"name": name, "audience": audience}, headers=self.admin
+        )
         assert r.status_code == 201, r.text
         return {"authorization": f"Bearer {r.json()['apiKey']}", "x-client-id": r.json()["id"]}
 
-    async def enroll(self, subject: str, key: pm.SigningKey | None = None, **extra: Any) -> tuple[pm.SigningKey, dict]:
+    async def enroll(
+        self, subject: str, key: pm.SigningKey | None = None, **extra: Any
+    ) -> tuple[pm.SigningKey, dict]:
         key = key or pm.SigningKey.generate()
         body = {"subject": subject, "publicKey": key.verifying_key.to_base64(), **extra}
         r = await self.http.post("/v1/admin/keys", json=body, headers=self.admin)
@@ -108,8 +111,15 @@ async def h(make_harness: Callable[..., Any]) -> AsyncIterator[RelayHarness]:
         yield harness
 
 
-def sign(key: pm.SigningKey, subject: str | None = "alice", audience: str = "payments-api", **kw: Any) -> pm.Proof:
-    context: dict[str, Any] = {"action": "wire_transfer", "amount": "100.00", "currency": "EUR", "to": "ACME-1"}
+def sign(
+    key: pm.SigningKey, subject: str | None = "alice", audience: str = "payments-api", **kw: Any
+) -> pm.Proof:
+    context: dict[str, Any] = {
+        "action": "wire_transfer",
+        "amount": "100.00",
+        "currency": "EUR",
+        "to": "ACME-1",
+    }
     if subject is not None:
         context["subject"] = subject
     context.update(kw.pop("context", {}))
@@ -169,10 +179,20 @@ def start_relay(
     full_env.update({"PYTHONUNBUFFERED": "1", **(env or {})})
     errf = log.open("wb")
     proc = subprocess.Popen(
-        [*(command or relay_command()), "--port", "0", "--data-dir", str(data_dir),
-         "--decision-log", str(data_dir.parent / f"{data_dir.name}.decisions.log"),
-         *(["--allow-root"] if allow_root else []), *args],
-        stdout=subprocess.DEVNULL, stderr=errf, env=full_env,
+        [
+            *(command or relay_command()),
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--decision-log",
+            str(data_dir.parent / f"{data_dir.name}.decisions.log"),
+            *(["--allow-root"] if allow_root else []),
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=errf,
+        env=full_env,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -207,9 +227,23 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     workdir = tmp_path / "redis"
     workdir.mkdir()
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no",
-         "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import redis
 

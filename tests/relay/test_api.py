@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
-
 import proof_messenger as pm
+import pytest
 from proof_messenger.relay import errors
 from proof_messenger.relay.audit import verify_chain
 
@@ -26,7 +25,9 @@ async def test_valid_proof_then_replay(h: RelayHarness) -> None:
     assert v["valid"] is True and v["code"] is None
     assert v["context"] == proof.context and v["subject"] == "alice"
     assert v["keyId"] == key.verifying_key.key_id and v["enrollmentId"] == enrollment["id"]
-    assert v["nonce"] == proof.nonce and v["timestamp"] == proof.timestamp_ms and v["audience"] == "payments-api"
+    assert (
+        v["nonce"] == proof.nonce and v["timestamp"] == proof.timestamp_ms and v["audience"] == "payments-api"
+    )
     assert v["receiptId"].startswith("rcpt_1_")
     r2 = await h.verify(proof, client)
     assert r2.status_code == 200
@@ -69,7 +70,9 @@ async def test_key_validity_window(h: RelayHarness) -> None:
     assert (await h.verify(sign(key, timestamp_ms=h.clock()), client)).json()["valid"] is True
     key2, _ = await h.enroll("carol", notAfter=h.clock() + 1000)
     h.clock.offset_ms += 2000
-    assert (await h.verify(sign(key2, subject="carol", timestamp_ms=h.clock()), client)).json()["code"] == "untrusted_key"
+    assert (await h.verify(sign(key2, subject="carol", timestamp_ms=h.clock()), client)).json()[
+        "code"
+    ] == "untrusted_key"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +135,11 @@ async def test_authentication(h: RelayHarness) -> None:
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         assert r.headers["www-authenticate"].startswith("Bearer")
     client = await h.new_client()
-    for path, method in (("/v1/admin/keys", "GET"), ("/v1/admin/clients", "GET"), ("/v1/admin/clients", "POST")):
+    for path, method in (
+        ("/v1/admin/keys", "GET"),
+        ("/v1/admin/clients", "GET"),
+        ("/v1/admin/clients", "POST"),
+    ):
         for headers in ({}, client):  # an API key is not an admin token
             r = await h.http.request(method, path, headers=headers, json={"name": "x", "audience": "y"})
             assert r.status_code == 401, (path, headers)
@@ -167,12 +174,20 @@ async def test_challenge_flow(make_harness) -> None:
         assert (await h.verify(good, client)).json()["valid"] is True
         assert (await h.verify(good, client)).json()["code"] == "nonce_replayed"
         # expiry
-        ch2 = (await h.http.post("/v1/challenges", json={"subject": "alice", "ttlMs": 1000}, headers=client)).json()
+        ch2 = (
+            await h.http.post("/v1/challenges", json={"subject": "alice", "ttlMs": 1000}, headers=client)
+        ).json()
         h.clock.offset_ms = 2000
         v = (await h.verify(sign(key, nonce=ch2["nonce"], timestamp_ms=h.clock()), client)).json()
         assert v["code"] == "challenge_expired"
         # bad challenge requests
-        for body in ({}, {"subject": ""}, {"subject": "a", "ttlMs": 5}, {"subject": "a", "extra": 1}, {"subject": 5}):
+        for body in (
+            {},
+            {"subject": ""},
+            {"subject": "a", "ttlMs": 5},
+            {"subject": "a", "extra": 1},
+            {"subject": 5},
+        ):
             r = await h.http.post("/v1/challenges", json=body, headers=client)
             assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request", body
         assert (await h.http.post("/v1/challenges", json={"subject": "a"})).status_code == 401
@@ -212,7 +227,9 @@ async def test_batch_limits(make_harness) -> None:
         r = await h.verify_batch([sign(key) for _ in range(4)], client)
         assert r.status_code == 413 and r.json()["error"]["code"] == "batch_too_large"
         r = await h.http.post(
-            "/v1/proofs/verify-batch", content=b"\n\n", headers={**client, "content-type": "application/x-ndjson"}
+            "/v1/proofs/verify-batch",
+            content=b"\n\n",
+            headers={**client, "content-type": "application/x-ndjson"},
         )
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
         r = await h.verify_batch([sign(key) for _ in range(3)], client)
@@ -268,14 +285,21 @@ async def test_decision_events(make_harness, caplog: pytest.LogCaptureFixture) -
         assert lines[0]["ts"].endswith("Z") and lines[0]["requestId"]
         text = "\n".join(r.getMessage() for r in caplog.records)
         secret_bearer = client["authorization"].split()[1]
-        for secret in (secret_bearer, h.relay.admin_token, "DE-SECRET-IBAN", json.loads(proof.to_json())["signature"]):
+        for secret in (
+            secret_bearer,
+            h.relay.admin_token,
+            "DE-SECRET-IBAN",
+            json.loads(proof.to_json())["signature"],
+        ):
             assert secret not in text
     caplog.clear()
     async with make_harness(log_context=True) as h:
         client = await h.new_client()
         key, _ = await h.enroll("alice")
         await h.verify(sign(key, context={"iban": "DE-SECRET-IBAN"}), client)
-        event = json.loads([r for r in caplog.records if r.name == "proof_messenger.decisions"][-1].getMessage())
+        event = json.loads(
+            [r for r in caplog.records if r.name == "proof_messenger.decisions"][-1].getMessage()
+        )
         assert event["context"]["iban"] == "DE-SECRET-IBAN"
 
 
@@ -290,16 +314,25 @@ async def test_metrics(h: RelayHarness) -> None:
     assert 'proof_messenger_verifications_total{reason="ok",result="valid"} 1.0' in text
     assert 'proof_messenger_verifications_total{reason="nonce_replayed",result="invalid"} 1.0' in text
     assert 'proof_messenger_rejected_requests_total{code="invalid_json"} 1.0' in text
-    assert 'proof_messenger_http_requests_total{method="POST",route="/v1/proofs/verify",status="200"} 2.0' in text
+    assert (
+        'proof_messenger_http_requests_total{method="POST",route="/v1/proofs/verify",status="200"} 2.0'
+        in text
+    )
     assert "proof_messenger_http_request_duration_seconds_bucket" in text
 
 
 async def test_admin_keys_api(h: RelayHarness) -> None:
     key = pm.SigningKey.generate()
     vk = key.verifying_key
-    r = await h.http.post("/v1/admin/keys", json={"subject": "alice", "publicKey": vk.to_pem().decode(), "label": "phone"}, headers=h.admin)
+    r = await h.http.post(
+        "/v1/admin/keys",
+        json={"subject": "alice", "publicKey": vk.to_pem().decode(), "label": "phone"},
+        headers=h.admin,
+    )
     assert r.status_code == 201 and r.json()["keyId"] == vk.key_id and r.json()["label"] == "phone"
-    dup = await h.http.post("/v1/admin/keys", json={"subject": "alice", "publicKey": vk.to_base64()}, headers=h.admin)
+    dup = await h.http.post(
+        "/v1/admin/keys", json={"subject": "alice", "publicKey": vk.to_base64()}, headers=h.admin
+    )
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "already_enrolled"
     import base64
 
@@ -340,13 +373,26 @@ async def test_admin_clients_api(h: RelayHarness) -> None:
 async def test_health_and_openapi(h: RelayHarness) -> None:
     assert (await h.http.get("/healthz")).json() == {"status": "ok"}
     ready = await h.http.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"registry": "ok", "replay": "ok", "limits": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "registry": "ok",
+        "replay": "ok",
+        "limits": "ok",
+    }
     spec = (await h.http.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
     paths = spec["paths"]
-    for p in ("/v1/challenges", "/v1/proofs/verify", "/v1/proofs/verify-batch", "/v1/admin/keys",
-              "/v1/admin/keys/{enrollment_id}/revoke", "/v1/admin/clients", "/v1/admin/clients/{client_id}/revoke",
-              "/healthz", "/readyz", "/metrics"):
+    for p in (
+        "/v1/challenges",
+        "/v1/proofs/verify",
+        "/v1/proofs/verify-batch",
+        "/v1/admin/keys",
+        "/v1/admin/keys/{enrollment_id}/revoke",
+        "/v1/admin/clients",
+        "/v1/admin/clients/{client_id}/revoke",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert p in paths, p
     assert "application/x-ndjson" in paths["/v1/proofs/verify-batch"]["post"]["requestBody"]["content"]
     assert all("422" not in op["responses"] for ops in paths.values() for op in ops.values())

@@ -51,13 +51,19 @@ async def test_oversized_streamed_body_is_cut_off(h: RelayHarness) -> None:
 async def test_oversized_batch(make_harness) -> None:
     async with make_harness(max_batch_bytes=100_000) as h:
         client = await h.new_client()
-        r = await h.http.post(BATCH, content=b"{}\n" * 40_000, headers={**client, "content-type": "application/x-ndjson"})
+        r = await h.http.post(
+            BATCH, content=b"{}\n" * 40_000, headers={**client, "content-type": "application/x-ndjson"}
+        )
         assert r.status_code == 413 and r.json()["error"]["code"] == "input_too_large"
 
 
 async def test_batch_default_limit_is_4_mib(h: RelayHarness) -> None:
     client = await h.new_client()
-    r = await h.http.post(BATCH, content=b"x" * (4 * 1024 * 1024 + 1), headers={**client, "content-type": "application/x-ndjson"})
+    r = await h.http.post(
+        BATCH,
+        content=b"x" * (4 * 1024 * 1024 + 1),
+        headers={**client, "content-type": "application/x-ndjson"},
+    )
     assert r.status_code == 413
 
 
@@ -115,16 +121,26 @@ async def test_hostile_proof_bodies(h: RelayHarness, body: bytes, code: str) -> 
 
 
 async def test_admin_bodies_are_strict(h: RelayHarness) -> None:
-    for body in (b'{"name":"a","audience":"b","name":"c"}', b'{"name":NaN,"audience":"b"}', b"\xff",
-                 b'{"name":"\\ud800","audience":"b"}', b"[" * 50_000, b'{"name":"a","audience":"b","x":1}'):
-        r = await h.http.post("/v1/admin/clients", content=body, headers={**h.admin, "content-type": "application/json"})
+    for body in (
+        b'{"name":"a","audience":"b","name":"c"}',
+        b'{"name":NaN,"audience":"b"}',
+        b"\xff",
+        b'{"name":"\\ud800","audience":"b"}',
+        b"[" * 50_000,
+        b'{"name":"a","audience":"b","x":1}',
+    ):
+        r = await h.http.post(
+            "/v1/admin/clients", content=body, headers={**h.admin, "content-type": "application/json"}
+        )
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request", body[:40]
 
 
 async def test_slow_body_times_out(make_harness) -> None:
     async with make_harness(body_timeout_s=0.3) as h:
         client = await h.new_client()
-        r = await h.http.post(VERIFY, content=_stream(10, 10, delay=0.1), headers={**client, "content-type": "application/json"})
+        r = await h.http.post(
+            VERIFY, content=_stream(10, 10, delay=0.1), headers={**client, "content-type": "application/json"}
+        )
         assert r.status_code == 408 and r.json()["error"]["code"] == "request_timeout"
 
 
@@ -140,11 +156,22 @@ async def test_malformed_content_length(h: RelayHarness) -> None:
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": VERIFY, "raw_path": VERIFY.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"-5"),
-                    (b"authorization", client["authorization"].encode())],
-        "client": ("127.0.0.1", 1), "server": ("relay", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": VERIFY,
+        "raw_path": VERIFY.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"-5"),
+            (b"authorization", client["authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("relay", 80),
     }
     await h.app(scope, receive, send)
     assert sent[0]["status"] == 400
@@ -153,14 +180,13 @@ async def test_malformed_content_length(h: RelayHarness) -> None:
 @pytest.fixture(scope="module")
 def garbage_target(tmp_path_factory):
     """One relay for all hypothesis examples (a fresh one per example would dominate the run time)."""
-    import httpx
 
     from proof_messenger.relay.app import build_relay, create_app
 
     from .conftest import make_config
 
     relay = build_relay(make_config(tmp_path_factory.mktemp("garbage")), announce=None)
-    client, api_key = relay.clients.create("fuzz", audience="payments-api", now_ms=relay.clock())
+    _, api_key = relay.clients.create("fuzz", audience="payments-api", now_ms=relay.clock())
     yield create_app(relay=relay), {"authorization": f"Bearer {api_key}"}
     relay.close()
 
@@ -184,7 +210,9 @@ def test_garbage_never_5xx(garbage_target, body: bytes, batch: bool) -> None:
     app, auth = garbage_target
 
     async def run() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://relay.test") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
+        ) as http:
             path, ctype = (BATCH, "application/x-ndjson") if batch else (VERIFY, "application/json")
             r = await http.post(path, content=body, headers={**auth, "content-type": ctype})
             assert r.status_code in (200, 400, 413), r.text

@@ -7,7 +7,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from proof_messenger.relay.config import Config, ConfigError, admin_token, load_config
 
 
@@ -99,11 +98,35 @@ def test_every_field_has_an_env_name() -> None:
 
 def _sample(name: str) -> str:
     return {
-        "host": "::1", "port": "1", "server": "granian", "user": "u", "allow_root": "true", "graceful_timeout_s": "1",
-        "data_dir": "/tmp/x", "redis_url": "redis://h:1/0", "sqlite_synchronous": "full", "admin_token": "t" * 32,
-        "admin_token_file": "/tmp/t", "max_body_bytes": "100", "max_batch_bytes": "100000", "max_batch_count": "3",
-        "max_depth": "8", "body_timeout_s": "2.5", "max_age_ms": "5", "max_skew_ms": "0", "challenge_ttl_ms": "9",
-        "require_challenge": "yes", "rate_limit_client": "5/second", "rate_limit_subject": "1/hour",
-        "rate_limit_strategy": "moving-window", "decision_log": "/tmp/log", "log_context": "1", "log_level": "debug",
-        "audit_fsync": "0", "demo": "on", "demo_audience": "x", "wasm_dir": "/tmp/w",
+        "host": "::1",
+        "port": "1",
+        "server": "granian",
+        "workers": "2",
+        "user": "u",
+        "allow_root": "true",
+        "graceful_timeout_s": "1",
+        "data_dir": "/tmp/x",
+        "redis_url": "redis://h:1/0",
+        "sqlite_synchronous": "full",
+        "admin_token": "t" * 32,
+        "admin_token_file": "/tmp/t",
+        "max_body_bytes": "100",
+        "max_batch_bytes": "100000",
+        "max_batch_count": "3",
+        "max_depth": "8",
+        "body_timeout_s": "2.5",
+        "max_age_ms": "5",
+        "max_skew_ms": "0",
+        "challenge_ttl_ms": "9",
+        "require_challenge": "yes",
+        "rate_limit_client": "5/second",
+        "rate_limit_subject": "1/hour",
+        "rate_limit_strategy": "moving-window",
+        "decision_log": "/tmp/log",
+        "log_context": "1",
+        "log_level": "debug",
+        "audit_fsync": "0",
+        "demo": "on",
+        "demo_audience": "x",
+        "wasm_dir": "/tmp/w",
     }[name]

@@ -14,17 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
 import proof_messenger as pm
+import pytest
 from proof_messenger.integrations import PROOF_HEADER, encode_header
 from proof_messenger.relay.demo import CSP, find_wasm_dir
 
 from .conftest import REPO, RelayHarness, start_relay
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -55,7 +60,13 @@ async def test_demo_server_side(demo: RelayHarness) -> None:
     async def send(compromised: bool) -> dict:
         ch = await h.http.post("/demo/api/challenge", json={"subject": subject})
         assert ch.status_code == 201, ch.text
-        context = {"action": "wire_transfer", "amount": "2500.00", "currency": "EUR", "to": "DE89", "subject": subject}
+        context = {
+            "action": "wire_transfer",
+            "amount": "2500.00",
+            "currency": "EUR",
+            "to": "DE89",
+            "subject": subject,
+        }
         proof = pm.sign(context, key, audience="demo-bank", nonce=ch.json()["nonce"])
         headers = {PROOF_HEADER: encode_header(proof.to_json())}
         if compromised:
@@ -85,7 +96,10 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+            user_data_dir=str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
         )
         try:
             page = context.new_page()
@@ -110,21 +124,30 @@ def test_demo_end_to_end_in_chromium(tmp_path: Path, browser: Any) -> None:
     try:
         page = browser
         violations: list[str] = []
-        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on(
+            "console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None
+        )
         page.goto(f"{relay.url}/demo/")
         _status(page, "ready")
         subject = page.text_content("#subject")
         assert subject.startswith("demo:")
         with httpx.Client() as http:
-            keys = http.get(f"{relay.url}/v1/admin/keys", params={"subject": subject}, headers=relay.admin).json()["keys"]
+            keys = http.get(
+                f"{relay.url}/v1/admin/keys", params={"subject": subject}, headers=relay.admin
+            ).json()["keys"]
         assert len(keys) == 1 and keys[0]["keyId"] == page.text_content("#key-id")
 
         # review: the page shows the canonical context and the same fingerprint Python computes
         page.fill("#amount", "1234.56")
         page.click("#review")
         _status(page, "review")
-        context = {"action": "wire_transfer", "amount": "1234.56", "currency": "EUR", "to": "DE89370400440532013000",
-                   "subject": subject}
+        context = {
+            "action": "wire_transfer",
+            "amount": "1234.56",
+            "currency": "EUR",
+            "to": "DE89370400440532013000",
+            "subject": subject,
+        }
         assert page.text_content("#context") == pm.canonicalize(context).decode()
         assert page.text_content("#fingerprint") == pm.fingerprint(context)
 
@@ -133,7 +156,10 @@ def test_demo_end_to_end_in_chromium(tmp_path: Path, browser: Any) -> None:
         result = page.evaluate("window.pmLastResult")
         assert result["ok"] and result["receiptId"].startswith("rcpt_")
         _, seq, prefix = result["receiptId"].split("_")
-        entries = [json.loads(line) for line in (tmp_path / "data" / "audit" / "decisions.jsonl").read_text().splitlines()]
+        entries = [
+            json.loads(line)
+            for line in (tmp_path / "data" / "audit" / "decisions.jsonl").read_text().splitlines()
+        ]
         assert any(e["seq"] == int(seq) and e["hash"].startswith(prefix) and e["valid"] for e in entries)
         assert page.text_content("#receipt") == result["receiptId"]
 
@@ -145,7 +171,10 @@ def test_demo_end_to_end_in_chromium(tmp_path: Path, browser: Any) -> None:
         assert _status(page, "accepted", "rejected") == "rejected"
         result = page.evaluate("window.pmLastResult")
         assert result["code"] == "bad_signature"
-        assert page.text_content("#forwarded-amount") == "99999.00" and page.text_content("#sent-amount") == "1234.56"
+        assert (
+            page.text_content("#forwarded-amount") == "99999.00"
+            and page.text_content("#sent-amount") == "1234.56"
+        )
         assert "bad_signature" in page.text_content("#verdict")
 
         # a reload keeps the device key (IndexedDB) and its enrolment: no second key
@@ -153,7 +182,9 @@ def test_demo_end_to_end_in_chromium(tmp_path: Path, browser: Any) -> None:
         _status(page, "ready")
         assert page.text_content("#subject") == subject
         with httpx.Client() as http:
-            keys = http.get(f"{relay.url}/v1/admin/keys", params={"subject": subject}, headers=relay.admin).json()["keys"]
+            keys = http.get(
+                f"{relay.url}/v1/admin/keys", params={"subject": subject}, headers=relay.admin
+            ).json()["keys"]
         assert len(keys) == 1
         assert violations == [], violations
         # the key never left WebCrypto: it cannot be exported
@@ -161,10 +192,13 @@ def test_demo_end_to_end_in_chromium(tmp_path: Path, browser: Any) -> None:
             """async () => {
                 const pair = await new Promise((ok, err) => {
                   const o = indexedDB.open("proof-messenger-relay-demo", 1);
-                  o.onsuccess = () => { const r = o.result.transaction("keys").objectStore("keys").get("device-key");
-                                        r.onsuccess = () => ok(r.result); r.onerror = err; };
+                  o.onsuccess = () => {
+                    const r = o.result.transaction("keys").objectStore("keys").get("device-key");
+                    r.onsuccess = () => ok(r.result); r.onerror = err;
+                  };
                 });
-                try { await crypto.subtle.exportKey("pkcs8", pair.privateKey); return true; } catch { return false; }
+                try { await crypto.subtle.exportKey("pkcs8", pair.privateKey); return true; }
+                catch { return false; }
             }"""
         )
         assert exportable is False

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
-
 import proof_messenger as pm
+import pytest
 from proof_messenger.integrations import (
     PROOF_HEADER,
     EmbeddedVerifier,
@@ -25,13 +24,19 @@ from proof_messenger.relay.app import build_relay, create_app
 from .conftest import REPO, free_port, make_config, start_relay
 
 sys.path.insert(0, str(REPO / "examples"))
-from transfer_service import AUDIENCE, create_service  # noqa: E402
+from transfer_service import AUDIENCE, create_service
 
 pytestmark = pytest.mark.anyio
 
 
 def _transfer(subject: str = "alice", amount: str = "2500.00") -> dict:
-    return {"action": "wire_transfer", "amount": amount, "currency": "EUR", "to": "DE89370400440532013000", "subject": subject}
+    return {
+        "action": "wire_transfer",
+        "amount": amount,
+        "currency": "EUR",
+        "to": "DE89370400440532013000",
+        "subject": subject,
+    }
 
 
 def _request(key: pm.SigningKey, transfer: dict, **sign_kw) -> tuple[bytes, dict[str, str]]:
@@ -62,10 +67,14 @@ async def _exercise(service, key: pm.SigningKey) -> None:
         wire = json.loads(pm.Proof.from_json(_decode(headers[PROOF_HEADER])).to_json())
         wire["context"]["amount"] = "99999.00"
         forged = {**headers, PROOF_HEADER: encode_header(json.dumps(wire).encode())}
-        r = await http.post("/api/execute-transfer", content=body.replace(b"2500.00", b"99999.00"), headers=forged)
+        r = await http.post(
+            "/api/execute-transfer", content=body.replace(b"2500.00", b"99999.00"), headers=forged
+        )
         assert r.status_code == 403 and r.json()["detail"]["code"] == "bad_signature"
         # no proof, a garbled header, a body that is not strict JSON, a stranger's key, another audience
-        r = await http.post("/api/execute-transfer", content=body, headers={"content-type": "application/json"})
+        r = await http.post(
+            "/api/execute-transfer", content=body, headers={"content-type": "application/json"}
+        )
         assert r.status_code == 401 and r.json()["detail"]["code"] == "proof_required"
         r = await http.post("/api/execute-transfer", content=body, headers={PROOF_HEADER: "%%%"})
         assert r.status_code == 400
@@ -104,7 +113,9 @@ async def test_fastapi_dependency_through_relay_in_process(tmp_path: Path) -> No
     _, api_key = relay.clients.create("svc", audience=AUDIENCE, now_ms=relay.clock())
     key = pm.SigningKey.generate()
     relay.registry.enroll("alice", key.verifying_key.to_bytes(), key_id=key.verifying_key.key_id, now_ms=0)
-    verifier = RelayVerifier("http://relay", api_key, audience=AUDIENCE, async_transport=httpx.ASGITransport(app=app))
+    verifier = RelayVerifier(
+        "http://relay", api_key, audience=AUDIENCE, async_transport=httpx.ASGITransport(app=app)
+    )
     try:
         await _exercise(create_service(verifier), key)
     finally:
@@ -121,9 +132,17 @@ def test_decorator_with_werkzeug(tmp_path: Path) -> None:
     key = pm.SigningKey.generate()
     verifier.enroll("alice", key.verifying_key)
 
-    @proof_required(verifier, on_reject=lambda e: Response(json.dumps({"code": e.code}), status=e.status, mimetype="application/json"))
+    @proof_required(
+        verifier,
+        on_reject=lambda e: Response(
+            json.dumps({"code": e.code}), status=e.status, mimetype="application/json"
+        ),
+    )
     def execute(request: Request, *, proof) -> Response:
-        return Response(json.dumps({"approvedBy": proof.subject, "amount": proof.context["amount"]}), mimetype="application/json")
+        return Response(
+            json.dumps({"approvedBy": proof.subject, "amount": proof.context["amount"]}),
+            mimetype="application/json",
+        )
 
     app = Request.application(execute)
     client = Client(app)
@@ -180,11 +199,17 @@ def test_relay_verifier_against_real_relay(tmp_path: Path) -> None:
     relay = start_relay(tmp_path / "data")
     try:
         with httpx.Client(timeout=10) as http:
-            api_key = http.post(f"{relay.url}/v1/admin/clients", json={"name": "svc", "audience": AUDIENCE},
-                                headers=relay.admin).json()["apiKey"]
+            api_key = http.post(
+                f"{relay.url}/v1/admin/clients",
+                json={"name": "svc", "audience": AUDIENCE},
+                headers=relay.admin,
+            ).json()["apiKey"]
             key = pm.SigningKey.generate()
-            http.post(f"{relay.url}/v1/admin/keys", json={"subject": "alice", "publicKey": key.verifying_key.to_base64()},
-                      headers=relay.admin).raise_for_status()
+            http.post(
+                f"{relay.url}/v1/admin/keys",
+                json={"subject": "alice", "publicKey": key.verifying_key.to_base64()},
+                headers=relay.admin,
+            ).raise_for_status()
         verifier = RelayVerifier(relay.url, api_key, audience=AUDIENCE)
         proof = pm.sign(_transfer(), key, audience=AUDIENCE).to_json()
         ok = verifier.verify(proof)
@@ -207,14 +232,33 @@ def test_example_service_and_client_end_to_end(tmp_path: Path) -> None:
     service = None
     try:
         with httpx.Client(timeout=10) as http:
-            api_key = http.post(f"{relay.url}/v1/admin/clients", json={"name": "transfer-service", "audience": AUDIENCE},
-                                headers=relay.admin).json()["apiKey"]
+            api_key = http.post(
+                f"{relay.url}/v1/admin/clients",
+                json={"name": "transfer-service", "audience": AUDIENCE},
+                headers=relay.admin,
+            ).json()["apiKey"]
         port = free_port()
-        env = {"TRANSFER_SERVICE_RELAY_URL": relay.url, "TRANSFER_SERVICE_API_KEY": api_key, "PATH": "/usr/bin:/bin"}
+        env = {
+            "TRANSFER_SERVICE_RELAY_URL": relay.url,
+            "TRANSFER_SERVICE_API_KEY": api_key,
+            "PATH": "/usr/bin:/bin",
+        }
         service = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "transfer_service:app", "--app-dir", str(REPO / "examples"),
-             "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "transfer_service:app",
+                "--app-dir",
+                str(REPO / "examples"),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -227,9 +271,20 @@ def test_example_service_and_client_end_to_end(tmp_path: Path) -> None:
                 time.sleep(0.1)
         token = relay.admin["authorization"].split()[1]
         out = subprocess.run(
-            [sys.executable, str(REPO / "examples" / "transfer_client.py"), "--service", url, "--relay", relay.url,
-             "--admin-token", token],
-            capture_output=True, text=True, timeout=60, check=True,
+            [
+                sys.executable,
+                str(REPO / "examples" / "transfer_client.py"),
+                "--service",
+                url,
+                "--relay",
+                relay.url,
+                "--admin-token",
+                token,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         lines = out.splitlines()
         assert "-> 200" in lines[1] and '"status":"executed"' in lines[1]

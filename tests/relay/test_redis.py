@@ -6,8 +6,6 @@ import threading
 from pathlib import Path
 
 import httpx
-import pytest
-
 import proof_messenger as pm
 from proof_messenger.relay import errors
 from proof_messenger.relay.limits import RateLimiter
@@ -23,12 +21,14 @@ def test_redis_replay_store_semantics(redis_server: RedisServer) -> None:
     assert b.consume([c], now_ms=2) == [errors.NONCE_REPLAYED]  # another process sees it
     assert b.consume([Claim("bob", "api", "nonce-1", 10_000)], now_ms=2) == [None]  # scoped per subject
     ch = a.issue_challenge("alice", "api", ttl_ms=1000, now_ms=0)
-    assert b.consume([Claim("alice", "x", ch.nonce, 10**6)], now_ms=1) == [errors.CHALLENGE_MISMATCH]
+    assert b.consume([Claim("alice", "x", ch.nonce, 10**6)], now_ms=1) == [errors.CHALLENGE_BINDING_MISMATCH]
     assert b.consume([Claim("alice", "api", ch.nonce, 10**6)], now_ms=1) == [None]
     assert a.consume([Claim("alice", "api", ch.nonce, 10**6)], now_ms=2) == [errors.NONCE_REPLAYED]
     late = a.issue_challenge("alice", "api", ttl_ms=1000, now_ms=0)
     assert b.consume([Claim("alice", "api", late.nonce, 10**6)], now_ms=1001) == [errors.CHALLENGE_EXPIRED]
-    assert a.consume([Claim("alice", "api", "own", 10**6)], now_ms=1, require_challenge=True) == [errors.CHALLENGE_UNKNOWN]
+    assert a.consume([Claim("alice", "api", "own", 10**6)], now_ms=1, require_challenge=True) == [
+        errors.CHALLENGE_UNKNOWN
+    ]
     # the nonce record expires with its window (SET PX)
     ttl = a.client.pttl(a._keys(c)[1])
     assert 0 < ttl <= 10_000
@@ -65,10 +65,17 @@ def test_redis_rate_limits_are_shared(redis_server: RedisServer) -> None:
 
 
 def _prepare(relay: RelayProcess, http: httpx.Client, keys: list[pm.SigningKey]) -> dict[str, str]:
-    r = http.post(f"{relay.url}/v1/admin/clients", json={"name": "bank", "audience": "payments-api"}, headers=relay.admin)
+    r = http.post(
+        f"{relay.url}/v1/admin/clients",
+        json={"name": "bank", "audience": "payments-api"},
+        headers=relay.admin,
+    )
     for i, key in enumerate(keys):
-        e = http.post(f"{relay.url}/v1/admin/keys",
-                      json={"subject": f"user{i}", "publicKey": key.verifying_key.to_base64()}, headers=relay.admin)
+        e = http.post(
+            f"{relay.url}/v1/admin/keys",
+            json={"subject": f"user{i}", "publicKey": key.verifying_key.to_base64()},
+            headers=relay.admin,
+        )
         assert e.status_code == 201
     return {"authorization": f"Bearer {r.json()['apiKey']}", "content-type": "application/json"}
 
@@ -76,8 +83,12 @@ def _prepare(relay: RelayProcess, http: httpx.Client, keys: list[pm.SigningKey])
 def test_two_relays_one_redis_accept_each_proof_once(tmp_path: Path, redis_server: RedisServer) -> None:
     """Two relay processes ("hosts": separate data dirs) share one Redis; the same proof is
     sent to both at the same moment: exactly one accepts it."""
-    relays = [start_relay(tmp_path / f"host{i}", "--redis-url", redis_server.url,
-                          "--rate-limit-subject", "1000/minute") for i in range(2)]
+    relays = [
+        start_relay(
+            tmp_path / f"host{i}", "--redis-url", redis_server.url, "--rate-limit-subject", "1000/minute"
+        )
+        for i in range(2)
+    ]
     try:
         keys = [pm.SigningKey.generate() for _ in range(5)]
         with httpx.Client(timeout=20) as http:
@@ -88,25 +99,35 @@ def test_two_relays_one_redis_accept_each_proof_once(tmp_path: Path, redis_serve
             barrier = threading.Barrier(2)
             got: list[dict] = [{}, {}]
 
-            def send(i: int) -> None:
+            def send(i: int, proof: bytes, barrier: threading.Barrier, got: list[dict]) -> None:
                 with httpx.Client(timeout=20) as http:
                     barrier.wait()
-                    got[i] = http.post(f"{relays[i].url}/v1/proofs/verify", content=proof, headers=headers[i]).json()
+                    got[i] = http.post(
+                        f"{relays[i].url}/v1/proofs/verify", content=proof, headers=headers[i]
+                    ).json()
 
-            threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+            threads = [threading.Thread(target=send, args=(i, proof, barrier, got)) for i in range(2)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             outcomes.append(got)
         for got in outcomes:
-            assert sorted((v["valid"], v["code"]) for v in got) == [(False, "nonce_replayed"), (True, None)], got
+            assert sorted((v["valid"], v["code"]) for v in got) == [
+                (False, "nonce_replayed"),
+                (True, None),
+            ], got
         # a batch on one host sees nonces accepted by the other
         with httpx.Client(timeout=20) as http:
             fresh = sign(keys[0], subject="user0").to_json()
-            assert http.post(f"{relays[0].url}/v1/proofs/verify", content=fresh, headers=headers[0]).json()["valid"]
-            r = http.post(f"{relays[1].url}/v1/proofs/verify-batch", content=fresh + b"\n",
-                          headers={**headers[1], "content-type": "application/x-ndjson"})
+            assert http.post(f"{relays[0].url}/v1/proofs/verify", content=fresh, headers=headers[0]).json()[
+                "valid"
+            ]
+            r = http.post(
+                f"{relays[1].url}/v1/proofs/verify-batch",
+                content=fresh + b"\n",
+                headers={**headers[1], "content-type": "application/x-ndjson"},
+            )
             assert r.json()["results"][0]["code"] == "nonce_replayed"
     finally:
         for r in relays:
@@ -114,15 +135,20 @@ def test_two_relays_one_redis_accept_each_proof_once(tmp_path: Path, redis_serve
 
 
 def test_two_relays_share_subject_rate_limit(tmp_path: Path, redis_server: RedisServer) -> None:
-    relays = [start_relay(tmp_path / f"h{i}", "--redis-url", redis_server.url, "--rate-limit-subject", "3/minute")
-              for i in range(2)]
+    relays = [
+        start_relay(tmp_path / f"h{i}", "--redis-url", redis_server.url, "--rate-limit-subject", "3/minute")
+        for i in range(2)
+    ]
     try:
         key = pm.SigningKey.generate()
         with httpx.Client(timeout=20) as http:
             headers = [_prepare(r, http, [key]) for r in relays]
             statuses = [
-                http.post(f"{relays[i % 2].url}/v1/proofs/verify", content=sign(key, subject="user0").to_json(),
-                          headers=headers[i % 2]).status_code
+                http.post(
+                    f"{relays[i % 2].url}/v1/proofs/verify",
+                    content=sign(key, subject="user0").to_json(),
+                    headers=headers[i % 2],
+                ).status_code
                 for i in range(5)
             ]
         assert statuses == [200, 200, 200, 429, 429]
@@ -137,11 +163,14 @@ def test_redis_outage_is_503(tmp_path: Path, redis_server: RedisServer) -> None:
         key = pm.SigningKey.generate()
         with httpx.Client(timeout=30) as http:
             headers = _prepare(relay, http, [key])
-            assert http.post(f"{relay.url}/v1/proofs/verify", content=sign(key, subject="user0").to_json(),
-                             headers=headers).json()["valid"]
+            assert http.post(
+                f"{relay.url}/v1/proofs/verify", content=sign(key, subject="user0").to_json(), headers=headers
+            ).json()["valid"]
             redis_server.proc.terminate()
             redis_server.proc.wait(timeout=10)
-            r = http.post(f"{relay.url}/v1/proofs/verify", content=sign(key, subject="user0").to_json(), headers=headers)
+            r = http.post(
+                f"{relay.url}/v1/proofs/verify", content=sign(key, subject="user0").to_json(), headers=headers
+            )
             assert r.status_code == 503 and r.json()["error"]["code"] == "service_unavailable"
             ready = http.get(f"{relay.url}/readyz")
             assert ready.status_code == 503 and ready.json()["status"] == "unavailable"

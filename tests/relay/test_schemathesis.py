@@ -8,10 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import proof_messenger as pm
 import schemathesis
 from hypothesis import HealthCheck, settings
-
-import proof_messenger as pm
 from proof_messenger.relay.app import build_relay, create_app
 
 from .conftest import make_config

@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
-
 import proof_messenger as pm
 from proof_messenger.relay.audit import verify_chain
 
@@ -20,19 +19,31 @@ from .conftest import RelayProcess, sign, start_relay
 
 
 def _setup(relay: RelayProcess, http: httpx.Client) -> tuple[dict[str, str], pm.SigningKey]:
-    r = http.post(f"{relay.url}/v1/admin/clients", json={"name": "bank", "audience": "payments-api"}, headers=relay.admin)
+    r = http.post(
+        f"{relay.url}/v1/admin/clients",
+        json={"name": "bank", "audience": "payments-api"},
+        headers=relay.admin,
+    )
     assert r.status_code == 201, r.text
     client = {"authorization": f"Bearer {r.json()['apiKey']}"}
     key = pm.SigningKey.generate()
-    r = http.post(f"{relay.url}/v1/admin/keys", json={"subject": "alice", "publicKey": key.verifying_key.to_base64()},
-                  headers=relay.admin)
+    r = http.post(
+        f"{relay.url}/v1/admin/keys",
+        json={"subject": "alice", "publicKey": key.verifying_key.to_base64()},
+        headers=relay.admin,
+    )
     assert r.status_code == 201, r.text
     return client, key
 
 
-def _verify(http: httpx.Client, relay: RelayProcess, client: dict[str, str], proof: pm.Proof) -> httpx.Response:
-    return http.post(f"{relay.url}/v1/proofs/verify", content=proof.to_json(),
-                     headers={**client, "content-type": "application/json"})
+def _verify(
+    http: httpx.Client, relay: RelayProcess, client: dict[str, str], proof: pm.Proof
+) -> httpx.Response:
+    return http.post(
+        f"{relay.url}/v1/proofs/verify",
+        content=proof.to_json(),
+        headers={**client, "content-type": "application/json"},
+    )
 
 
 def test_nonce_survives_sigkill(tmp_path: Path) -> None:
@@ -123,7 +134,10 @@ def test_slow_and_oversized_bodies_over_a_socket(tmp_path: Path) -> None:
             s.close()
             return data
 
-        base = f"POST /v1/proofs/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: {client['authorization']}\r\n"
+        base = (
+            "POST /v1/proofs/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: {client['authorization']}\r\n"
+        )
         # declared 100 MB: refused at once, nothing read
         t0 = time.monotonic()
         resp = request(base + "Content-Length: 100000000\r\n\r\n")
@@ -216,3 +230,45 @@ def test_concurrent_clients_against_real_server(tmp_path: Path) -> None:
     finally:
         assert relay.stop() == 0
     assert verify_chain(tmp_path / "data" / "audit" / "decisions.jsonl") == 120
+
+
+def test_two_workers_share_socket_and_stores(tmp_path: Path) -> None:
+    """--workers 2: two processes accept on one socket, share the SQLite nonce store
+    and the audit chain, and both drain and exit on SIGTERM."""
+    data = tmp_path / "data"
+    relay = start_relay(data, "--workers", "2", "--rate-limit-subject", "10000/minute")
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        children: list[str] = []
+        while time.monotonic() < deadline and len(children) < 2:
+            children = Path(f"/proc/{relay.proc.pid}/task/{relay.proc.pid}/children").read_text().split()
+            time.sleep(0.05)
+        assert len(children) == 2
+        with httpx.Client(timeout=10) as http:
+            client, key = _setup(relay, http)
+        proofs = [sign(key) for _ in range(40)]
+        verdicts: list[dict] = []
+        lock = threading.Lock()
+
+        def worker(chunk: list[pm.Proof]) -> None:
+            for p in chunk:
+                for _ in range(2):
+                    with httpx.Client(
+                        timeout=20
+                    ) as http:  # a new connection per request: both workers get some
+                        v = _verify(http, relay, client, p).json()
+                    with lock:
+                        verdicts.append(v)
+
+        threads = [threading.Thread(target=worker, args=(proofs[i::4],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(v["valid"] for v in verdicts) == 40
+        assert sum(v["code"] == "nonce_replayed" for v in verdicts) == 40
+    finally:
+        assert relay.stop() == 0
+    assert verify_chain(data / "audit" / "decisions.jsonl") == 80

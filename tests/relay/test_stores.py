@@ -7,11 +7,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import pytest
-
 import proof_messenger as pm
+import pytest
 from proof_messenger.relay import errors
-from proof_messenger.relay.audit import AuditChainError, GENESIS, JsonlAuditLog, verify_chain
+from proof_messenger.relay.audit import GENESIS, AuditChainError, JsonlAuditLog, verify_chain
 from proof_messenger.relay.clients import SqlClientStore
 from proof_messenger.relay.db import SqliteDatabase
 from proof_messenger.relay.decision import Decision
@@ -37,7 +36,15 @@ def _vk() -> pm.VerifyingKey:
 def test_registry_validity_window_and_revocation(db: SqliteDatabase) -> None:
     reg = SqlKeyRegistry(db)
     vk = _vk()
-    rec = reg.enroll("alice", vk.to_bytes(), key_id=vk.key_id, label="laptop", not_before_ms=100, not_after_ms=200, now_ms=50)
+    rec = reg.enroll(
+        "alice",
+        vk.to_bytes(),
+        key_id=vk.key_id,
+        label="laptop",
+        not_before_ms=100,
+        not_after_ms=200,
+        now_ms=50,
+    )
     assert reg.active_keys(["alice"], now_ms=99) == {}
     assert [r.id for r in reg.active_keys(["alice"], now_ms=100)["alice"]] == [rec.id]
     assert reg.active_keys(["alice"], now_ms=200) == {}  # not_after is exclusive
@@ -49,8 +56,8 @@ def test_registry_validity_window_and_revocation(db: SqliteDatabase) -> None:
     assert reg.active_keys(["alice"], now_ms=150) == {}
     again = reg.enroll("alice", vk.to_bytes(), key_id=vk.key_id, now_ms=160)  # re-enrol after revocation
     assert again.id != rec.id
-    assert {r.id for r in reg.list(subject="alice", include_revoked=True)} == {rec.id, again.id}
-    assert [r.id for r in reg.list(subject="alice")] == [again.id]
+    assert {r.id for r in reg.list_keys(subject="alice", include_revoked=True)} == {rec.id, again.id}
+    assert [r.id for r in reg.list_keys(subject="alice")] == [again.id]
     assert reg.revoke("key_nope", now_ms=1) is None
 
 
@@ -88,7 +95,7 @@ def test_client_keys_are_stored_only_as_hashes(db: SqliteDatabase) -> None:
         assert store.authenticate(wrong) is None
     assert store.revoke(client.id, now_ms=2).revoked_at_ms == 2
     assert store.authenticate(api_key) is None
-    assert store.list() == [] and len(store.list(include_revoked=True)) == 1
+    assert store.list_clients() == [] and len(store.list_clients(include_revoked=True)) == 1
 
 
 # --- nonces and challenges ---------------------------------------------------------
@@ -130,30 +137,40 @@ def test_challenges(db: SqliteDatabase) -> None:
     store = SqlReplayStore(db)
     ch = store.issue_challenge("alice", "api", ttl_ms=1000, now_ms=0)
     assert len(ch.nonce) == 43 and ch.expires_at_ms == 1000
-    assert store.consume([Claim("alice", "other-api", ch.nonce, 10**6)], now_ms=1) == [errors.CHALLENGE_MISMATCH]
-    assert store.consume([Claim("bob", "api", ch.nonce, 10**6)], now_ms=1) == [errors.CHALLENGE_MISMATCH]
+    assert store.consume([Claim("alice", "other-api", ch.nonce, 10**6)], now_ms=1) == [
+        errors.CHALLENGE_BINDING_MISMATCH
+    ]
+    assert store.consume([Claim("bob", "api", ch.nonce, 10**6)], now_ms=1) == [
+        errors.CHALLENGE_BINDING_MISMATCH
+    ]
     assert store.consume([Claim("alice", "api", ch.nonce, 10**6)], now_ms=1) == [None]
     assert store.consume([Claim("alice", "api", ch.nonce, 10**6)], now_ms=2) == [errors.NONCE_REPLAYED]
     late = store.issue_challenge("alice", "api", ttl_ms=1000, now_ms=0)
-    assert store.consume([Claim("alice", "api", late.nonce, 10**6)], now_ms=1001) == [errors.CHALLENGE_EXPIRED]
-    assert store.consume([Claim("alice", "api", late.nonce, 10**6)], now_ms=1002) == [errors.CHALLENGE_EXPIRED]
-    # require_challenge: a client-chosen nonce is refused
-    assert store.consume([Claim("alice", "api", "client-nonce", 10**6)], now_ms=1, require_challenge=True) == [
-        errors.CHALLENGE_UNKNOWN
+    assert store.consume([Claim("alice", "api", late.nonce, 10**6)], now_ms=1001) == [
+        errors.CHALLENGE_EXPIRED
     ]
+    assert store.consume([Claim("alice", "api", late.nonce, 10**6)], now_ms=1002) == [
+        errors.CHALLENGE_EXPIRED
+    ]
+    # require_challenge: a client-chosen nonce is refused
+    assert store.consume(
+        [Claim("alice", "api", "client-nonce", 10**6)], now_ms=1, require_challenge=True
+    ) == [errors.CHALLENGE_UNKNOWN]
 
 
 # --- audit log ---------------------------------------------------------------------
 
 
 def _decision(i: int) -> Decision:
-    return Decision(i % 2 == 0, None if i % 2 == 0 else "bad_signature", None, "api", 1000 + i, "cli_x", subject=f"u{i}")
+    return Decision(
+        i % 2 == 0, None if i % 2 == 0 else "bad_signature", None, "api", 1000 + i, "cli_x", subject=f"u{i}"
+    )
 
 
 def test_audit_hash_chain_and_receipts(tmp_path: Path) -> None:
     path = tmp_path / "audit" / "decisions.jsonl"
     log = JsonlAuditLog(path)
-    receipts = log.append_many([_decision(i) for i in range(5)]) + [log.append(_decision(5))]
+    receipts = [*log.append_many([_decision(i) for i in range(5)]), log.append(_decision(5))]
     log.sync()
     assert [r.seq for r in receipts] == [1, 2, 3, 4, 5, 6]
     assert all(r.id == f"rcpt_{r.seq}_{r.hash[:16]}" for r in receipts)

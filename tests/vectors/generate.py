@@ -149,7 +149,9 @@ def rfc8032() -> dict[str, Any]:
         assert bytes(nacl.signing.SigningKey(sk).verify_key) == pk, test["name"]
         assert nacl.signing.SigningKey(sk).sign(msg).signature == sig, test["name"]
         nacl.signing.VerifyKey(pk).verify(msg, sig)
-        assert ref.public_key(sk) == pk and ref.sign(sk, msg) == sig and ref.verify(pk, msg, sig), test["name"]
+        assert ref.public_key(sk) == pk and ref.sign(sk, msg) == sig and ref.verify(pk, msg, sig), test[
+            "name"
+        ]
     return {
         "description": "RFC 8032 section 7.1 Ed25519 test vectors (hex), transcribed from the RFC.",
         "source": "https://www.rfc-editor.org/rfc/rfc8032#section-7.1",
@@ -160,7 +162,9 @@ def rfc8032() -> dict[str, Any]:
 # ---------------------------------------------------------------- proof_v1
 
 
-def derived(name: str, seed: bytes, context_json: str, audience: str, timestamp_ms: int, nonce: str) -> dict[str, Any]:
+def derived(
+    name: str, seed: bytes, context_json: str, audience: str, timestamp_ms: int, nonce: str
+) -> dict[str, Any]:
     context = json.loads(context_json)
     env = proto.envelope(context, audience, timestamp_ms, nonce)
     pk = proto.public_key(seed)
@@ -249,7 +253,9 @@ def policy(audience: str, now_ms: int, trusted: list[str] | None = None, **overr
     if subject_keys is not None:
         out["subject_keys_b64"] = subject_keys
     else:
-        out["trusted_public_keys_b64"] = trusted if trusted is not None else [proto.b64(proto.public_key(ALICE))]
+        out["trusted_public_keys_b64"] = (
+            trusted if trusted is not None else [proto.b64(proto.public_key(ALICE))]
+        )
     return out
 
 
@@ -299,8 +305,9 @@ def context_with(proof: dict[str, Any], extra_member: str) -> str:
     return replace_member(proof, "context", ctx[:-1] + "," + extra_member + "}")
 
 
-def resign(context: Any, seed: bytes = ALICE, audience: str = "payments-api", ts: int = TS,
-           nonce: str = WIRE_NONCE) -> dict[str, Any]:
+def resign(
+    context: Any, seed: bytes = ALICE, audience: str = "payments-api", ts: int = TS, nonce: str = WIRE_NONCE
+) -> dict[str, Any]:
     return proto.sign_proof(context, seed, audience, ts, nonce)
 
 
@@ -330,97 +337,343 @@ def proof_v1() -> dict[str, Any]:
     for c in cases:
         p = json.loads(c["proof_json"])
         subject_pol = policy(c["audience"], c["timestamp_ms"], [c["public_key_b64"]])
-        v.append(verdict(f"valid_{c['name']}", c["proof_json"], subject_pol, None, "the signed vector verifies"))
+        v.append(
+            verdict(f"valid_{c['name']}", c["proof_json"], subject_pol, None, "the signed vector verifies")
+        )
         assert p["signature"] == c["signature_b64"]
-    v.append(verdict("valid_spki_public_key", dumps(with_members(wire, publicKey=by_name["wire_transfer"]["public_key_spki_b64"])),
-                     pol, None, "publicKey as SPKI DER base64 names the same trusted key"))
-    v.append(verdict("valid_trusted_key_given_as_spki", wire_text,
-                     policy("payments-api", now, [by_name["wire_transfer"]["public_key_spki_b64"]]), None,
-                     "the trusted key configured in SPKI form matches the raw key in the proof"))
+    v.append(
+        verdict(
+            "valid_spki_public_key",
+            dumps(with_members(wire, publicKey=by_name["wire_transfer"]["public_key_spki_b64"])),
+            pol,
+            None,
+            "publicKey as SPKI DER base64 names the same trusted key",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_trusted_key_given_as_spki",
+            wire_text,
+            policy("payments-api", now, [by_name["wire_transfer"]["public_key_spki_b64"]]),
+            None,
+            "the trusted key configured in SPKI form matches the raw key in the proof",
+        )
+    )
     pretty = json.dumps(dict(reversed(list(wire.items()))), indent=2, ensure_ascii=True)
     pretty = pretty.replace('"wire_transfer"', '"wire\\u005ftransfer"')
-    v.append(verdict("valid_non_canonical_text", pretty, pol, None,
-                     "whitespace, member order and escapes do not matter: the canonical context is signed"))
-    v.append(verdict("valid_per_subject_trust", wire_text,
-                     policy("payments-api", now, subject_keys={"alice": [alice_b64], "bob": [bob_b64]}), None,
-                     "keys resolved for context.subject"))
-    v.append(verdict("valid_one_of_several_trusted_keys", wire_text, policy("payments-api", now, [bob_b64, alice_b64]),
-                     None, "any trusted key may match"))
-    v.append(verdict("valid_age_boundary", wire_text, policy("payments-api", TS + 300_000), None,
-                     "now = timestamp + max_age is still fresh"))
-    v.append(verdict("valid_skew_boundary", wire_text, policy("payments-api", TS - 30_000), None,
-                     "timestamp = now + max_skew is still accepted"))
-    v.append(verdict("valid_custom_age_and_skew", wire_text,
-                     policy("payments-api", TS + 10, max_age_ms=10, max_skew_ms=0), None, "custom limits, boundary"))
+    v.append(
+        verdict(
+            "valid_non_canonical_text",
+            pretty,
+            pol,
+            None,
+            "whitespace, member order and escapes do not matter: the canonical context is signed",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_per_subject_trust",
+            wire_text,
+            policy("payments-api", now, subject_keys={"alice": [alice_b64], "bob": [bob_b64]}),
+            None,
+            "keys resolved for context.subject",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_one_of_several_trusted_keys",
+            wire_text,
+            policy("payments-api", now, [bob_b64, alice_b64]),
+            None,
+            "any trusted key may match",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_age_boundary",
+            wire_text,
+            policy("payments-api", TS + 300_000),
+            None,
+            "now = timestamp + max_age is still fresh",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_skew_boundary",
+            wire_text,
+            policy("payments-api", TS - 30_000),
+            None,
+            "timestamp = now + max_skew is still accepted",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_custom_age_and_skew",
+            wire_text,
+            policy("payments-api", TS + 10, max_age_ms=10, max_skew_ms=0),
+            None,
+            "custom limits, boundary",
+        )
+    )
     padded = wire_text + " " * (65_536 - len(wire_text.encode()))
-    v.append(verdict("valid_size_boundary", padded, pol, None, "exactly max_bytes (65536) bytes, trailing whitespace"))
+    v.append(
+        verdict(
+            "valid_size_boundary", padded, pol, None, "exactly max_bytes (65536) bytes, trailing whitespace"
+        )
+    )
     deep30 = {"subject": "alice", "deep": _nest(30)}
-    v.append(verdict("valid_depth_boundary", dumps(resign(deep30)), pol, None,
-                     "proof object (1) > context (2) > 30 nested arrays: depth 32 = max_depth"))
+    v.append(
+        verdict(
+            "valid_depth_boundary",
+            dumps(resign(deep30)),
+            pol,
+            None,
+            "proof object (1) > context (2) > 30 nested arrays: depth 32 = max_depth",
+        )
+    )
     torsion_sig = _torsion_r_signature(ALICE, signed, order=8)
-    v.append(verdict("valid_torsion_component_in_r", dumps(with_members(wire, signature=proto.b64(torsion_sig))), pol, None,
-                     "R' = rB + T (T of order 8), S = r + k'a: valid under the cofactored rule of section 5"))
+    v.append(
+        verdict(
+            "valid_torsion_component_in_r",
+            dumps(with_members(wire, signature=proto.b64(torsion_sig))),
+            pol,
+            None,
+            "R' = rB + T (T of order 8), S = r + k'a: valid under the cofactored rule of section 5",
+        )
+    )
     mixed_seed_key = _mixed_order_key(ALICE, order=8)
     mixed_sig = _mixed_key_signature(ALICE, mixed_seed_key, signed)
-    v.append(verdict("valid_mixed_order_public_key",
-                     dumps(with_members(wire, publicKey=proto.b64(mixed_seed_key), signature=proto.b64(mixed_sig))),
-                     policy("payments-api", now, [proto.b64(mixed_seed_key)]), None,
-                     "A' = aB + T (order 8 torsion component) is not of small order, so it is a valid key"))
+    v.append(
+        verdict(
+            "valid_mixed_order_public_key",
+            dumps(with_members(wire, publicKey=proto.b64(mixed_seed_key), signature=proto.b64(mixed_sig))),
+            policy("payments-api", now, [proto.b64(mixed_seed_key)]),
+            None,
+            "A' = aB + T (order 8 torsion component) is not of small order, so it is a valid key",
+        )
+    )
 
     # --- step 1: size ---
     v.append(verdict("input_too_large", padded + " ", pol, "input_too_large", "max_bytes + 1 bytes"))
-    v.append(verdict("input_too_large_before_utf8", b"\xff" * 100, policy("payments-api", now, max_bytes=64),
-                     "input_too_large", "size is checked before anything else"))
+    v.append(
+        verdict(
+            "input_too_large_before_utf8",
+            b"\xff" * 100,
+            policy("payments-api", now, max_bytes=64),
+            "input_too_large",
+            "size is checked before anything else",
+        )
+    )
     # --- step 2: UTF-8 ---
     bad_utf8 = wire_text.replace('"EUR"', '"EU\udcffR"').encode("utf-8", "surrogateescape")
     v.append(verdict("invalid_utf8", bad_utf8, pol, "invalid_utf8", "a lone 0xFF byte inside a string"))
-    v.append(verdict("invalid_utf8_encoded_surrogate", wire_text.replace('"EUR"', '"EUR\udced\udca0\udc80"').encode("utf-8", "surrogateescape"),
-                     pol, "invalid_utf8", "CESU-style encoded surrogate ED A0 80"))
-    v.append(verdict("invalid_utf8_overlong", wire_text.replace('"EUR"', '"E\udcc0\udcafR"').encode("utf-8", "surrogateescape"),
-                     pol, "invalid_utf8", "overlong encoding C0 AF"))
+    v.append(
+        verdict(
+            "invalid_utf8_encoded_surrogate",
+            wire_text.replace('"EUR"', '"EUR\udced\udca0\udc80"').encode("utf-8", "surrogateescape"),
+            pol,
+            "invalid_utf8",
+            "CESU-style encoded surrogate ED A0 80",
+        )
+    )
+    v.append(
+        verdict(
+            "invalid_utf8_overlong",
+            wire_text.replace('"EUR"', '"E\udcc0\udcafR"').encode("utf-8", "surrogateescape"),
+            pol,
+            "invalid_utf8",
+            "overlong encoding C0 AF",
+        )
+    )
     # --- step 3: JSON ---
-    v.append(verdict("invalid_json_trailing_data", wire_text + "x", pol, "invalid_json", "data after the value"))
-    v.append(verdict("invalid_json_bom", b"\xef\xbb\xbf" + wire_text.encode(), pol, "invalid_json", "byte order mark"))
-    v.append(verdict("invalid_json_leading_zero", replace_member(wire, "timestamp", "0" + str(TS)), pol, "invalid_json",
-                     "leading zero"))
+    v.append(
+        verdict("invalid_json_trailing_data", wire_text + "x", pol, "invalid_json", "data after the value")
+    )
+    v.append(
+        verdict(
+            "invalid_json_bom", b"\xef\xbb\xbf" + wire_text.encode(), pol, "invalid_json", "byte order mark"
+        )
+    )
+    v.append(
+        verdict(
+            "invalid_json_leading_zero",
+            replace_member(wire, "timestamp", "0" + str(TS)),
+            pol,
+            "invalid_json",
+            "leading zero",
+        )
+    )
     v.append(verdict("invalid_json_truncated", wire_text[:-1], pol, "invalid_json", "missing closing brace"))
-    v.append(verdict("invalid_json_control_character", wire_text.replace("EUR", "EU\tR"), pol, "invalid_json",
-                     "raw TAB inside a string"))
-    v.append(verdict("invalid_json_single_quotes", wire_text.replace('"EUR"', "'EUR'"), pol, "invalid_json", "single quotes"))
-    v.append(verdict("nesting_too_deep", dumps(resign({"subject": "alice", "deep": _nest(31)})), pol, "nesting_too_deep",
-                     "depth 33 (signed honestly, so only the depth fails)"))
-    v.append(verdict("nesting_too_deep_custom_limit", wire_text, policy("payments-api", now, max_depth=1), "nesting_too_deep",
-                     "context (depth 2) exceeds max_depth 1"))
-    v.append(verdict("duplicate_key_member", wire_text[:-1] + ',"audience":"payments-api"}', pol, "duplicate_key",
-                     "audience twice (same value)"))
-    v.append(verdict("duplicate_key_in_context", context_with(wire, '"amount":"50000.00"'), pol, "duplicate_key",
-                     "context.amount twice"))
-    v.append(verdict("duplicate_key_after_unescape", context_with(wire, '"\\u0061mount":"1.00"'), pol, "duplicate_key",
-                     "\\u0061mount is amount"))
-    v.append(verdict("lone_surrogate_escape", context_with(wire, '"memo":"\\ud800"'), pol, "lone_surrogate",
-                     "high surrogate escape alone"))
-    v.append(verdict("lone_surrogate_low_first", context_with(wire, '"memo":"\\udc00\\ud800"'), pol, "lone_surrogate",
-                     "low then high"))
-    v.append(verdict("lone_surrogate_in_key", context_with(wire, '"\\udfff":1'), pol, "lone_surrogate", "in a member name"))
+    v.append(
+        verdict(
+            "invalid_json_control_character",
+            wire_text.replace("EUR", "EU\tR"),
+            pol,
+            "invalid_json",
+            "raw TAB inside a string",
+        )
+    )
+    v.append(
+        verdict(
+            "invalid_json_single_quotes",
+            wire_text.replace('"EUR"', "'EUR'"),
+            pol,
+            "invalid_json",
+            "single quotes",
+        )
+    )
+    v.append(
+        verdict(
+            "nesting_too_deep",
+            dumps(resign({"subject": "alice", "deep": _nest(31)})),
+            pol,
+            "nesting_too_deep",
+            "depth 33 (signed honestly, so only the depth fails)",
+        )
+    )
+    v.append(
+        verdict(
+            "nesting_too_deep_custom_limit",
+            wire_text,
+            policy("payments-api", now, max_depth=1),
+            "nesting_too_deep",
+            "context (depth 2) exceeds max_depth 1",
+        )
+    )
+    v.append(
+        verdict(
+            "duplicate_key_member",
+            wire_text[:-1] + ',"audience":"payments-api"}',
+            pol,
+            "duplicate_key",
+            "audience twice (same value)",
+        )
+    )
+    v.append(
+        verdict(
+            "duplicate_key_in_context",
+            context_with(wire, '"amount":"50000.00"'),
+            pol,
+            "duplicate_key",
+            "context.amount twice",
+        )
+    )
+    v.append(
+        verdict(
+            "duplicate_key_after_unescape",
+            context_with(wire, '"\\u0061mount":"1.00"'),
+            pol,
+            "duplicate_key",
+            "\\u0061mount is amount",
+        )
+    )
+    v.append(
+        verdict(
+            "lone_surrogate_escape",
+            context_with(wire, '"memo":"\\ud800"'),
+            pol,
+            "lone_surrogate",
+            "high surrogate escape alone",
+        )
+    )
+    v.append(
+        verdict(
+            "lone_surrogate_low_first",
+            context_with(wire, '"memo":"\\udc00\\ud800"'),
+            pol,
+            "lone_surrogate",
+            "low then high",
+        )
+    )
+    v.append(
+        verdict(
+            "lone_surrogate_in_key",
+            context_with(wire, '"\\udfff":1'),
+            pol,
+            "lone_surrogate",
+            "in a member name",
+        )
+    )
     v.append(verdict("non_finite_nan", context_with(wire, '"x":NaN'), pol, "non_finite_number", "NaN token"))
-    v.append(verdict("non_finite_infinity", context_with(wire, '"x":-Infinity'), pol, "non_finite_number", "-Infinity token"))
-    v.append(verdict("non_finite_overflow", context_with(wire, '"x":1e400'), pol, "non_finite_number", "overflows a double"))
-    v.append(verdict("inexact_number_2p53_plus_1", context_with(wire, '"x":9007199254740993'), pol, "inexact_number",
-                     "nearest double is 9007199254740992"))
-    v.append(verdict("inexact_number_timestamp", replace_member(wire, "timestamp", str(TS) + ".0000000000001"), pol,
-                     "inexact_number", "JSON rules apply before structure"))
+    v.append(
+        verdict(
+            "non_finite_infinity",
+            context_with(wire, '"x":-Infinity'),
+            pol,
+            "non_finite_number",
+            "-Infinity token",
+        )
+    )
+    v.append(
+        verdict(
+            "non_finite_overflow",
+            context_with(wire, '"x":1e400'),
+            pol,
+            "non_finite_number",
+            "overflows a double",
+        )
+    )
+    v.append(
+        verdict(
+            "inexact_number_2p53_plus_1",
+            context_with(wire, '"x":9007199254740993'),
+            pol,
+            "inexact_number",
+            "nearest double is 9007199254740992",
+        )
+    )
+    v.append(
+        verdict(
+            "inexact_number_timestamp",
+            replace_member(wire, "timestamp", str(TS) + ".0000000000001"),
+            pol,
+            "inexact_number",
+            "JSON rules apply before structure",
+        )
+    )
     # --- step 4: structure ---
-    v.append(verdict("invalid_type_array", "[" + wire_text + "]", pol, "invalid_type", "a proof is an object"))
+    v.append(
+        verdict("invalid_type_array", "[" + wire_text + "]", pol, "invalid_type", "a proof is an object")
+    )
     v.append(verdict("invalid_type_string", json.dumps(wire_text), pol, "invalid_type", "a JSON string"))
     v.append(verdict("invalid_type_null", "null", pol, "invalid_type", "null"))
-    v.append(verdict("unknown_field", dumps(with_members(wire, extra=1)), pol, "unknown_field", "an unsigned extra member"))
-    v.append(verdict("unknown_field_case", dumps(with_members(wire, publickey=wire["publicKey"])), pol, "unknown_field",
-                     "member names are case-sensitive"))
-    v.append(verdict("unknown_field_before_missing", dumps(with_members(wire, nonce=_DELETE, extra=1)), pol, "unknown_field",
-                     "unknown members are reported before missing ones"))
+    v.append(
+        verdict(
+            "unknown_field",
+            dumps(with_members(wire, extra=1)),
+            pol,
+            "unknown_field",
+            "an unsigned extra member",
+        )
+    )
+    v.append(
+        verdict(
+            "unknown_field_case",
+            dumps(with_members(wire, publickey=wire["publicKey"])),
+            pol,
+            "unknown_field",
+            "member names are case-sensitive",
+        )
+    )
+    v.append(
+        verdict(
+            "unknown_field_before_missing",
+            dumps(with_members(wire, nonce=_DELETE, extra=1)),
+            pol,
+            "unknown_field",
+            "unknown members are reported before missing ones",
+        )
+    )
     for member in proto.proof_dict({}, "a", 0, "", b"", b"").keys():
-        v.append(verdict(f"missing_field_{member}", dumps(with_members(wire, **{member: _DELETE})), pol, "missing_field",
-                         f"no {member}"))
+        v.append(
+            verdict(
+                f"missing_field_{member}",
+                dumps(with_members(wire, **{member: _DELETE})),
+                pol,
+                "missing_field",
+                f"no {member}",
+            )
+        )
     v.append(verdict("missing_field_empty_object", "{}", pol, "missing_field", "nothing at all"))
     invalid_fields = [
         ("version_string", {"version": "1"}),
@@ -453,15 +706,52 @@ def proof_v1() -> dict[str, Any]:
         else:
             text = dumps(with_members(wire, **change))
         v.append(verdict(f"invalid_field_{name}", text, pol, "invalid_field", f"{name.replace('_', ' ')}"))
-    v.append(verdict("unsupported_version_2", dumps(with_members(wire, version=2)), pol, "unsupported_version", "version 2"))
-    v.append(verdict("unsupported_version_0", dumps(with_members(wire, version=0)), pol, "unsupported_version", "version 0"))
-    v.append(verdict("unsupported_version_before_algorithm", dumps(with_members(wire, version=2, algorithm="RS256")), pol,
-                     "unsupported_version", "members are checked in order"))
-    v.append(verdict("valid_version_1_0", replace_member(wire, "version", "1.0"), pol, None,
-                     "1.0 is the number 1 (the version is not signed, its value is)"))
+    v.append(
+        verdict(
+            "unsupported_version_2",
+            dumps(with_members(wire, version=2)),
+            pol,
+            "unsupported_version",
+            "version 2",
+        )
+    )
+    v.append(
+        verdict(
+            "unsupported_version_0",
+            dumps(with_members(wire, version=0)),
+            pol,
+            "unsupported_version",
+            "version 0",
+        )
+    )
+    v.append(
+        verdict(
+            "unsupported_version_before_algorithm",
+            dumps(with_members(wire, version=2, algorithm="RS256")),
+            pol,
+            "unsupported_version",
+            "members are checked in order",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_version_1_0",
+            replace_member(wire, "version", "1.0"),
+            pol,
+            None,
+            "1.0 is the number 1 (the version is not signed, its value is)",
+        )
+    )
     for alg in ["ed25519", "EdDSA", "Ed448", "ES256", ""]:
-        v.append(verdict(f"unsupported_algorithm_{alg or 'empty'}", dumps(with_members(wire, algorithm=alg)), pol,
-                         "unsupported_algorithm", f"algorithm {alg!r}"))
+        v.append(
+            verdict(
+                f"unsupported_algorithm_{alg or 'empty'}",
+                dumps(with_members(wire, algorithm=alg)),
+                pol,
+                "unsupported_algorithm",
+                f"algorithm {alg!r}",
+            )
+        )
     pk_b64 = wire["publicKey"]
     sig_b64 = wire["signature"]
     bad_b64 = [
@@ -474,12 +764,19 @@ def proof_v1() -> dict[str, Any]:
         ("signature_newline", {"signature": sig_b64[:40] + "\n" + sig_b64[40:]}),
         ("signature_trailing_bits", {"signature": sig_b64[:-3] + _bump_b64(sig_b64[-3]) + "=="}),
         ("nonce_padded", {"nonce": WIRE_NONCE + "="}),
-        ("nonce_standard_alphabet", {"nonce": proto.b64url(b"\xfb\xff" * 8).replace("-", "+").replace("_", "/")}),
+        (
+            "nonce_standard_alphabet",
+            {"nonce": proto.b64url(b"\xfb\xff" * 8).replace("-", "+").replace("_", "/")},
+        ),
         ("nonce_trailing_bits", {"nonce": WIRE_NONCE[:-1] + _bump_b64(WIRE_NONCE[-1], url=True)}),
         ("nonce_impossible_length", {"nonce": WIRE_NONCE + "AB"}),
     ]
     for name, change in bad_b64:
-        v.append(verdict(f"invalid_base64_{name}", dumps(with_members(wire, **change)), pol, "invalid_base64", name))
+        v.append(
+            verdict(
+                f"invalid_base64_{name}", dumps(with_members(wire, **change)), pol, "invalid_base64", name
+            )
+        )
     alice_raw = proto.public_key(ALICE)
     for name, key in [
         ("31_bytes", alice_raw[:31]),
@@ -488,78 +785,304 @@ def proof_v1() -> dict[str, Any]:
         ("spki_x25519_oid", bytes.fromhex("302a300506032b656e032100") + alice_raw),
         ("spki_45_bytes", proto.spki(alice_raw) + b"\x00"),
     ]:
-        v.append(verdict(f"invalid_public_key_{name}", dumps(with_members(wire, publicKey=proto.b64(key))), pol,
-                         "invalid_public_key", name))
+        v.append(
+            verdict(
+                f"invalid_public_key_{name}",
+                dumps(with_members(wire, publicKey=proto.b64(key))),
+                pol,
+                "invalid_public_key",
+                name,
+            )
+        )
     off_curve = _off_curve_encoding()
-    v.append(verdict("invalid_public_key_trusted_off_curve", wire_text, policy("payments-api", now, [alice_b64, proto.b64(off_curve)]),
-                     "invalid_public_key", "configuring an off-curve trusted key fails (section 6 step 5)"))
-    v.append(verdict("invalid_public_key_trusted_non_canonical", wire_text,
-                     policy("payments-api", now, [proto.b64(le32(ref.P + 1))]), "invalid_public_key",
-                     "configuring a non-canonical (y >= p) trusted key fails"))
-    v.append(verdict("weak_public_key_trusted", wire_text, policy("payments-api", now, [alice_b64, proto.b64(le32(1))]),
-                     "weak_public_key", "configuring the identity point as a trusted key fails"))
-    v.append(verdict("weak_public_key_trusted_order_8", wire_text,
-                     policy("payments-api", now, [proto.b64(ref.torsion_generator().encode())]), "weak_public_key",
-                     "a point of order 8"))
+    v.append(
+        verdict(
+            "invalid_public_key_trusted_off_curve",
+            wire_text,
+            policy("payments-api", now, [alice_b64, proto.b64(off_curve)]),
+            "invalid_public_key",
+            "configuring an off-curve trusted key fails (section 6 step 5)",
+        )
+    )
+    v.append(
+        verdict(
+            "invalid_public_key_trusted_non_canonical",
+            wire_text,
+            policy("payments-api", now, [proto.b64(le32(ref.P + 1))]),
+            "invalid_public_key",
+            "configuring a non-canonical (y >= p) trusted key fails",
+        )
+    )
+    v.append(
+        verdict(
+            "weak_public_key_trusted",
+            wire_text,
+            policy("payments-api", now, [alice_b64, proto.b64(le32(1))]),
+            "weak_public_key",
+            "configuring the identity point as a trusted key fails",
+        )
+    )
+    v.append(
+        verdict(
+            "weak_public_key_trusted_order_8",
+            wire_text,
+            policy("payments-api", now, [proto.b64(ref.torsion_generator().encode())]),
+            "weak_public_key",
+            "a point of order 8",
+        )
+    )
     # --- step 5: trust ---
-    v.append(verdict("untrusted_key", wire_text, policy("payments-api", now, [bob_b64]), "untrusted_key", "trusted: bob only"))
-    v.append(verdict("untrusted_key_empty_trust", wire_text, policy("payments-api", now, []), "untrusted_key", "no trusted keys"))
-    v.append(verdict("untrusted_key_per_subject", wire_text, policy("payments-api", now, subject_keys={"alice": [bob_b64]}),
-                     "untrusted_key", "alice's enrolled key is another one"))
-    v.append(verdict("untrusted_key_unknown_subject", wire_text, policy("payments-api", now, subject_keys={"bob": [alice_b64]}),
-                     "untrusted_key", "no keys for alice"))
-    v.append(verdict("untrusted_key_small_order_in_proof", dumps(with_members(wire, publicKey=proto.b64(le32(1)))), pol,
-                     "untrusted_key", "the proof's own key is only a hint; a weak key is never trusted"))
-    v.append(verdict("untrusted_key_before_audience", dumps(with_members(wire, audience="other")),
-                     policy("payments-api", now, [bob_b64]), "untrusted_key", "trust is step 5, audience step 6"))
+    v.append(
+        verdict(
+            "untrusted_key",
+            wire_text,
+            policy("payments-api", now, [bob_b64]),
+            "untrusted_key",
+            "trusted: bob only",
+        )
+    )
+    v.append(
+        verdict(
+            "untrusted_key_empty_trust",
+            wire_text,
+            policy("payments-api", now, []),
+            "untrusted_key",
+            "no trusted keys",
+        )
+    )
+    v.append(
+        verdict(
+            "untrusted_key_per_subject",
+            wire_text,
+            policy("payments-api", now, subject_keys={"alice": [bob_b64]}),
+            "untrusted_key",
+            "alice's enrolled key is another one",
+        )
+    )
+    v.append(
+        verdict(
+            "untrusted_key_unknown_subject",
+            wire_text,
+            policy("payments-api", now, subject_keys={"bob": [alice_b64]}),
+            "untrusted_key",
+            "no keys for alice",
+        )
+    )
+    v.append(
+        verdict(
+            "untrusted_key_small_order_in_proof",
+            dumps(with_members(wire, publicKey=proto.b64(le32(1)))),
+            pol,
+            "untrusted_key",
+            "the proof's own key is only a hint; a weak key is never trusted",
+        )
+    )
+    v.append(
+        verdict(
+            "untrusted_key_before_audience",
+            dumps(with_members(wire, audience="other")),
+            policy("payments-api", now, [bob_b64]),
+            "untrusted_key",
+            "trust is step 5, audience step 6",
+        )
+    )
     no_subject = resign({k: val for k, val in wire["context"].items() if k != "subject"})
-    v.append(verdict("missing_subject", dumps(no_subject), policy("payments-api", now, subject_keys={"alice": [alice_b64]}),
-                     "missing_subject", "per-subject trust, no context.subject"))
-    v.append(verdict("valid_no_subject_fixed_trust", dumps(no_subject), pol, None, "a subject is only needed per subject"))
+    v.append(
+        verdict(
+            "missing_subject",
+            dumps(no_subject),
+            policy("payments-api", now, subject_keys={"alice": [alice_b64]}),
+            "missing_subject",
+            "per-subject trust, no context.subject",
+        )
+    )
+    v.append(
+        verdict(
+            "valid_no_subject_fixed_trust",
+            dumps(no_subject),
+            pol,
+            None,
+            "a subject is only needed per subject",
+        )
+    )
     # --- step 6: audience ---
-    v.append(verdict("audience_mismatch", wire_text, policy("payments-api-2", now), "audience_mismatch", "another verifier"))
-    v.append(verdict("audience_mismatch_case", wire_text, policy("Payments-API", now), "audience_mismatch", "byte for byte"))
-    v.append(verdict("audience_mismatch_before_expiry", wire_text, policy("other", TS + 10**9), "audience_mismatch",
-                     "audience is step 6, freshness step 7"))
+    v.append(
+        verdict(
+            "audience_mismatch",
+            wire_text,
+            policy("payments-api-2", now),
+            "audience_mismatch",
+            "another verifier",
+        )
+    )
+    v.append(
+        verdict(
+            "audience_mismatch_case",
+            wire_text,
+            policy("Payments-API", now),
+            "audience_mismatch",
+            "byte for byte",
+        )
+    )
+    v.append(
+        verdict(
+            "audience_mismatch_before_expiry",
+            wire_text,
+            policy("other", TS + 10**9),
+            "audience_mismatch",
+            "audience is step 6, freshness step 7",
+        )
+    )
     # --- step 7: freshness ---
-    v.append(verdict("proof_expired", wire_text, policy("payments-api", TS + 300_001), "proof_expired", "1 ms too old"))
-    v.append(verdict("proof_expired_custom", wire_text, policy("payments-api", TS + 11, max_age_ms=10), "proof_expired",
-                     "max_age 10 ms"))
-    v.append(verdict("timestamp_in_future", wire_text, policy("payments-api", TS - 30_001), "timestamp_in_future",
-                     "1 ms beyond the skew"))
-    v.append(verdict("timestamp_in_future_zero_skew", wire_text, policy("payments-api", TS - 1, max_skew_ms=0),
-                     "timestamp_in_future", "no skew allowed"))
+    v.append(
+        verdict(
+            "proof_expired", wire_text, policy("payments-api", TS + 300_001), "proof_expired", "1 ms too old"
+        )
+    )
+    v.append(
+        verdict(
+            "proof_expired_custom",
+            wire_text,
+            policy("payments-api", TS + 11, max_age_ms=10),
+            "proof_expired",
+            "max_age 10 ms",
+        )
+    )
+    v.append(
+        verdict(
+            "timestamp_in_future",
+            wire_text,
+            policy("payments-api", TS - 30_001),
+            "timestamp_in_future",
+            "1 ms beyond the skew",
+        )
+    )
+    v.append(
+        verdict(
+            "timestamp_in_future_zero_skew",
+            wire_text,
+            policy("payments-api", TS - 1, max_skew_ms=0),
+            "timestamp_in_future",
+            "no skew allowed",
+        )
+    )
     tampered_sig = bytearray(sig)
     tampered_sig[5] ^= 0x01
-    v.append(verdict("expired_before_bad_signature", dumps(with_members(wire, signature=proto.b64(bytes(tampered_sig)))),
-                     policy("payments-api", TS + 10**9), "proof_expired", "freshness is checked before the signature"))
+    v.append(
+        verdict(
+            "expired_before_bad_signature",
+            dumps(with_members(wire, signature=proto.b64(bytes(tampered_sig)))),
+            policy("payments-api", TS + 10**9),
+            "proof_expired",
+            "freshness is checked before the signature",
+        )
+    )
     # --- step 9: signature ---
-    v.append(verdict("bad_signature_tampered_amount", dumps(with_members(wire, context=dict(wire["context"], amount="90000.00"))),
-                     pol, "bad_signature", "context changed after signing"))
-    v.append(verdict("bad_signature_added_context_member", dumps(with_members(wire, context=dict(wire["context"], memo="x"))),
-                     pol, "bad_signature", "a context member added"))
-    v.append(verdict("bad_signature_tampered_audience", dumps(with_members(wire, audience="payments-api-2")),
-                     policy("payments-api-2", now), "bad_signature", "audience is signed"))
-    v.append(verdict("bad_signature_tampered_timestamp", dumps(with_members(wire, timestamp=TS + 1)), pol, "bad_signature",
-                     "timestamp is signed"))
-    v.append(verdict("bad_signature_tampered_nonce", dumps(with_members(wire, nonce=proto.b64url(bytes(range(1, 33))))), pol,
-                     "bad_signature", "nonce is signed"))
-    v.append(verdict("bad_signature_bit_flip", dumps(with_members(wire, signature=proto.b64(bytes(tampered_sig)))), pol,
-                     "bad_signature", "one bit of R flipped"))
-    v.append(verdict("bad_signature_other_signer", dumps(with_members(wire, signature=proto.b64(proto.ed25519_sign(BOB, signed)))),
-                     pol, "bad_signature", "bob signed, the proof claims alice's key"))
-    v.append(verdict("bad_signature_zero", dumps(with_members(wire, signature=proto.b64(bytes(64)))), pol, "bad_signature",
-                     "all zero"))
+    v.append(
+        verdict(
+            "bad_signature_tampered_amount",
+            dumps(with_members(wire, context=dict(wire["context"], amount="90000.00"))),
+            pol,
+            "bad_signature",
+            "context changed after signing",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_added_context_member",
+            dumps(with_members(wire, context=dict(wire["context"], memo="x"))),
+            pol,
+            "bad_signature",
+            "a context member added",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_tampered_audience",
+            dumps(with_members(wire, audience="payments-api-2")),
+            policy("payments-api-2", now),
+            "bad_signature",
+            "audience is signed",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_tampered_timestamp",
+            dumps(with_members(wire, timestamp=TS + 1)),
+            pol,
+            "bad_signature",
+            "timestamp is signed",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_tampered_nonce",
+            dumps(with_members(wire, nonce=proto.b64url(bytes(range(1, 33))))),
+            pol,
+            "bad_signature",
+            "nonce is signed",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_bit_flip",
+            dumps(with_members(wire, signature=proto.b64(bytes(tampered_sig)))),
+            pol,
+            "bad_signature",
+            "one bit of R flipped",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_other_signer",
+            dumps(with_members(wire, signature=proto.b64(proto.ed25519_sign(BOB, signed)))),
+            pol,
+            "bad_signature",
+            "bob signed, the proof claims alice's key",
+        )
+    )
+    v.append(
+        verdict(
+            "bad_signature_zero",
+            dumps(with_members(wire, signature=proto.b64(bytes(64)))),
+            pol,
+            "bad_signature",
+            "all zero",
+        )
+    )
     s_plus_l = sig[:32] + le32(int.from_bytes(sig[32:], "little") + ref.L)
-    v.append(verdict("bad_signature_s_plus_l", dumps(with_members(wire, signature=proto.b64(s_plus_l))), pol, "bad_signature",
-                     "S + L: the same scalar, non-canonical (rule 1)"))
+    v.append(
+        verdict(
+            "bad_signature_s_plus_l",
+            dumps(with_members(wire, signature=proto.b64(s_plus_l))),
+            pol,
+            "bad_signature",
+            "S + L: the same scalar, non-canonical (rule 1)",
+        )
+    )
     small_r = edge_signature(ALICE, signed, ref.IDENTITY, lambda k: k * a_secret % ref.L)
-    v.append(verdict("bad_signature_small_order_r", dumps(with_members(wire, signature=proto.b64(small_r))), pol, "bad_signature",
-                     "R = identity, S = k*a: the cofactored equation holds; rule 3 rejects"))
+    v.append(
+        verdict(
+            "bad_signature_small_order_r",
+            dumps(with_members(wire, signature=proto.b64(small_r))),
+            pol,
+            "bad_signature",
+            "R = identity, S = k*a: the cofactored equation holds; rule 3 rejects",
+        )
+    )
     assert ref.rejection(alice_raw, signed, small_r) == "rule3"
-    noncanon_r = le32(ref.P + 1) + le32((ref.challenge(le32(ref.P + 1), alice_raw, signed) * a_secret) % ref.L)
-    v.append(verdict("bad_signature_non_canonical_r", dumps(with_members(wire, signature=proto.b64(noncanon_r))), pol,
-                     "bad_signature", "R = identity spelled y = p + 1, S = k*a (rule 2)"))
+    noncanon_r = le32(ref.P + 1) + le32(
+        (ref.challenge(le32(ref.P + 1), alice_raw, signed) * a_secret) % ref.L
+    )
+    v.append(
+        verdict(
+            "bad_signature_non_canonical_r",
+            dumps(with_members(wire, signature=proto.b64(noncanon_r))),
+            pol,
+            "bad_signature",
+            "R = identity spelled y = p + 1, S = k*a (rule 2)",
+        )
+    )
     assert ref.rejection(alice_raw, signed, noncanon_r) == "rule2"
 
     for entry in v:
@@ -571,8 +1094,10 @@ def proof_v1() -> dict[str, Any]:
     return {
         "description": (
             "proof-messenger v1 vectors (docs/PROTOCOL.md). `cases`: signed proofs with every derived value. "
-            "`verdicts`: a proof (proof_json as UTF-8, or proof_hex for bytes that are not UTF-8), a policy and "
-            "the verdict. Policy: audience, now_ms, max_age_ms, max_skew_ms, max_bytes, max_depth, and either "
+            "`verdicts`: a proof (proof_json as UTF-8, or proof_hex for bytes that are not "
+            "UTF-8), a policy and "
+            "the verdict. Policy: audience, now_ms, max_age_ms, max_skew_ms, max_bytes, "
+            "max_depth, and either "
             "trusted_public_keys_b64 (a fixed set) or subject_keys_b64 (per-subject trust: subject -> keys). "
             "Trusted keys are validated when configured (section 6 step 5): an invalid or weak one makes the "
             "verdict that error code."
@@ -584,11 +1109,30 @@ def proof_v1() -> dict[str, Any]:
 
 
 CODES = [
-    "input_too_large", "nesting_too_deep", "invalid_utf8", "invalid_json", "duplicate_key", "lone_surrogate",
-    "non_finite_number", "inexact_number", "invalid_type", "missing_field", "unknown_field", "invalid_field",
-    "unsupported_version", "unsupported_algorithm", "invalid_base64", "invalid_public_key", "weak_public_key",
-    "untrusted_key", "missing_subject", "audience_mismatch", "proof_expired", "timestamp_in_future",
-    "bad_signature", "nonce_replayed",
+    "input_too_large",
+    "nesting_too_deep",
+    "invalid_utf8",
+    "invalid_json",
+    "duplicate_key",
+    "lone_surrogate",
+    "non_finite_number",
+    "inexact_number",
+    "invalid_type",
+    "missing_field",
+    "unknown_field",
+    "invalid_field",
+    "unsupported_version",
+    "unsupported_algorithm",
+    "invalid_base64",
+    "invalid_public_key",
+    "weak_public_key",
+    "untrusted_key",
+    "missing_subject",
+    "audience_mismatch",
+    "proof_expired",
+    "timestamp_in_future",
+    "bad_signature",
+    "nonce_replayed",
 ]  # docs/PROTOCOL.md section 7, in order
 
 
@@ -634,7 +1178,9 @@ def _torsion_r_signature(seed: bytes, message: bytes, order: int) -> bytes:
     r_bytes = (ref.BASE * r + t).encode()
     s = (r + ref.challenge(r_bytes, a_bytes, message) * a) % ref.L
     signature = r_bytes + le32(s)
-    assert ref.verify(a_bytes, message, signature) and not ref.verify_cofactorless(a_bytes, message, signature)
+    assert ref.verify(a_bytes, message, signature) and not ref.verify_cofactorless(
+        a_bytes, message, signature
+    )
     return signature
 
 
@@ -661,7 +1207,9 @@ def _mixed_key_signature(seed: bytes, key: bytes, message: bytes) -> bytes:
 # ---------------------------------------------------------------- canonical_v1
 
 
-def c(name: str, text: str | bytes, expected: str | None = None, error: str | None = None, **limits: int) -> dict[str, Any]:
+def c(
+    name: str, text: str | bytes, expected: str | None = None, error: str | None = None, **limits: int
+) -> dict[str, Any]:
     assert (expected is None) != (error is None)
     entry: dict[str, Any] = {"name": name}
     if isinstance(text, bytes):
@@ -690,14 +1238,30 @@ def canonical_v1() -> dict[str, Any]:
         c("scalar_null", " null\t", "null"),
         c("scalar_string", '"x"', '"x"'),
         c("whitespace_everywhere", ' \t\r\n{ "b" :\t[ 1 , 2 ] ,\r\n"a" : { } } \n', '{"a":{},"b":[1,2]}'),
-        c("arrays_keep_order", "[3,1,2,[\"b\",\"a\"]]", '[3,1,2,["b","a"]]'),
-        c("nested_sorting", '{"b":{"d":1,"c":2},"a":[{"z":0,"y":0}]}', '{"a":[{"y":0,"z":0}],"b":{"c":2,"d":1}}'),
+        c("arrays_keep_order", '[3,1,2,["b","a"]]', '[3,1,2,["b","a"]]'),
+        c(
+            "nested_sorting",
+            '{"b":{"d":1,"c":2},"a":[{"z":0,"y":0}]}',
+            '{"a":[{"y":0,"z":0}],"b":{"c":2,"d":1}}',
+        ),
         # member order: UTF-16 code units
         c("sort_ascii", '{"b":1,"a":2,"B":3,"aa":4,"":5}', '{"":5,"B":3,"a":2,"aa":4,"b":1}'),
-        c("sort_utf16_astral_before_bmp_high", '{"\\ufffd":1,"\\ud800\\udc00":2}', '{"\U00010000":2,"\ufffd":1}'),
-        c("sort_utf16_emoji_vs_private_use", '{"\\ue000":1,"\\ud83d\\ude00":2,"z":3}', '{"z":3,"\U0001f600":2,"\ue000":1}'),
+        c(
+            "sort_utf16_astral_before_bmp_high",
+            '{"\\ufffd":1,"\\ud800\\udc00":2}',
+            '{"\U00010000":2,"\ufffd":1}',
+        ),
+        c(
+            "sort_utf16_emoji_vs_private_use",
+            '{"\\ue000":1,"\\ud83d\\ude00":2,"z":3}',
+            '{"z":3,"\U0001f600":2,"\ue000":1}',
+        ),
         c("sort_latin1_vs_ascii", '{"é":1,"z":2,"e":3}', '{"e":3,"z":2,"é":1}'),
-        c("sort_is_not_locale", '{"peach":1,"péché":2,"pêche":3,"sin":4}', '{"peach":1,"péché":2,"pêche":3,"sin":4}'),
+        c(
+            "sort_is_not_locale",
+            '{"peach":1,"péché":2,"pêche":3,"sin":4}',
+            '{"peach":1,"péché":2,"pêche":3,"sin":4}',
+        ),
         c("sort_control_keys", '{"\\n":1,"\\r":2,"1":3}', '{"\\n":1,"\\r":2,"1":3}'),
         # strings
         c("escape_all_controls", controls_in, controls_out),
@@ -736,8 +1300,11 @@ def canonical_v1() -> dict[str, Any]:
         c("number_2p60_as_printed", "1152921504606847000", "1152921504606847000"),
         c("number_shortest_17_digits", "0.30000000000000004", "0.30000000000000004"),
         c("number_one_third", "0.3333333333333333", "0.3333333333333333"),
-        c("number_values_json_fixed", "[333333333.3333333,1E30,4.50,2e-3,0.000000000000000000000000001]",
-          "[333333333.3333333,1e+30,4.5,0.002,1e-27]"),
+        c(
+            "number_values_json_fixed",
+            "[333333333.3333333,1E30,4.50,2e-3,0.000000000000000000000000001]",
+            "[333333333.3333333,1e+30,4.5,0.002,1e-27]",
+        ),
         c("number_exponent_plus", "1.5e+3", "1500"),
         c("number_many_leading_fraction_zeros", "0.0000000000000000000000000000000000000001", "1e-40"),
         c("number_long_exact_trailing_zeros", "1.000000000000000000000000000000", "1"),
@@ -754,8 +1321,11 @@ def canonical_v1() -> dict[str, Any]:
         c("inexact_point_three", "0.30000000000000001", error="inexact_number"),
         c("inexact_underflow", "1e-400", error="inexact_number"),
         c("inexact_values_json", "333333333.33333329", error="inexact_number"),
-        c("inexact_exact_binary_expansion", "0.1000000000000000055511151231257827021181583404541015625",
-          error="inexact_number"),
+        c(
+            "inexact_exact_binary_expansion",
+            "0.1000000000000000055511151231257827021181583404541015625",
+            error="inexact_number",
+        ),
         c("inexact_subnormal_long", "4.9406564584124654e-324", error="inexact_number"),
         c("inexact_one_plus_epsilon_half", "1.00000000000000011", error="inexact_number"),
         # other input errors
@@ -818,15 +1388,17 @@ def canonical_v1() -> dict[str, Any]:
             # Cross-check with Python's json + the rfc8785 package where they can represent the value.
             try:
                 oracle = proto.canonical(json.loads(entry["input"])).decode("utf-8")
-            except Exception:  # noqa: BLE001 - rfc8785 refuses |ints| > 2^53 - 1, json refuses some inputs
+            except Exception:
                 continue
             assert oracle == entry["expected"], (entry, oracle)
     names = [e["name"] for e in cases]
     assert len(names) == len(set(names))
     return {
         "description": (
-            "RFC 8785 canonical form under the input rules of docs/PROTOCOL.md section 3. `input` is JSON text "
-            "(UTF-8), or `input_hex` for bytes that are not UTF-8; `max_bytes`/`max_depth` default to 65536/32. "
+            "RFC 8785 canonical form under the input rules of docs/PROTOCOL.md section 3. "
+            "`input` is JSON text "
+            "(UTF-8), or `input_hex` for bytes that are not UTF-8; `max_bytes`/`max_depth` "
+            "default to 65536/32. "
             "Either `expected` (the canonical text) or `error` (the code)."
         ),
         "generator": "tests/vectors/generate.py",
@@ -859,25 +1431,33 @@ def ed25519_edge() -> dict[str, Any]:
 
     def key_case(name: str, encoding: bytes, comment: str) -> None:
         decoded = ref.decode(encoding)
-        keys.append({
-            "name": name,
-            "public_key_hex": encoding.hex(),
-            "expected": ref.key_verdict(encoding),
-            "y_canonical": decoded.y_canonical,
-            "on_curve": decoded.point is not None,
-            "rfc8032_decodes": decoded.canonical,
-            "small_order": None if decoded.point is None else decoded.point.is_small_order(),
-            "comment": comment,
-        })
+        keys.append(
+            {
+                "name": name,
+                "public_key_hex": encoding.hex(),
+                "expected": ref.key_verdict(encoding),
+                "y_canonical": decoded.y_canonical,
+                "on_curve": decoded.point is not None,
+                "rfc8032_decodes": decoded.canonical,
+                "small_order": None if decoded.point is None else decoded.point.is_small_order(),
+                "comment": comment,
+            }
+        )
 
     for i, t in enumerate(torsion):
         key_case(f"torsion_{i}_order_{t.order()}", t.encode(), f"[{i}]T for T of order 8: small order")
     key_case("identity_sign_bit", le32(1 | 1 << 255), "x = 0 with the sign bit set: RFC 8032 decoding fails")
-    key_case("order_2_sign_bit", le32(ref.P - 1 | 1 << 255), "(0, -1) with the sign bit set: RFC 8032 decoding fails")
+    key_case(
+        "order_2_sign_bit",
+        le32(ref.P - 1 | 1 << 255),
+        "(0, -1) with the sign bit set: RFC 8032 decoding fails",
+    )
     for y in range(ref.P, 2**255):
         for sign in (0, 1):
             off = y - ref.P
-            key_case(f"y_eq_p_plus_{off}_sign_{sign}", le32(y | sign << 255), f"non-canonical y = p + {off} (>= p)")
+            key_case(
+                f"y_eq_p_plus_{off}_sign_{sign}", le32(y | sign << 255), f"non-canonical y = p + {off} (>= p)"
+            )
     y = 2
     found = 0
     while found < 3:
@@ -888,53 +1468,82 @@ def ed25519_edge() -> dict[str, Any]:
     edge_pk = proto.public_key(EDGE)
     key_case("honest", edge_pk, "an honestly generated key")
     for order in (2, 4, 8):
-        key_case(f"mixed_order_torsion_{order}", _mixed_order_key(EDGE, order),
-                 f"aB + T, T of order {order}: not small order, so a valid key")
+        key_case(
+            f"mixed_order_torsion_{order}",
+            _mixed_order_key(EDGE, order),
+            f"aB + T, T of order {order}: not small order, so a valid key",
+        )
 
     signatures: list[dict[str, Any]] = []
-    a_secret, prefix = ref.expand_seed(EDGE)
+    a_secret, _ = ref.expand_seed(EDGE)
 
-    def sig_case(name: str, signature: bytes, comment: str, key: bytes = edge_pk, message: bytes | None = None,
-                 envelope: dict[str, Any] | None = None) -> None:
+    def sig_case(
+        name: str,
+        signature: bytes,
+        comment: str,
+        key: bytes = edge_pk,
+        message: bytes | None = None,
+        envelope: dict[str, Any] | None = None,
+    ) -> None:
         assert message is not None and envelope is not None
         rejected_by = ref.rejection(key, message, signature)
-        proof = dict(envelope, version=1, algorithm="Ed25519", publicKey=proto.b64(key), signature=proto.b64(signature))
+        proof = dict(
+            envelope, version=1, algorithm="Ed25519", publicKey=proto.b64(key), signature=proto.b64(signature)
+        )
         cofactorless = ref.verify_cofactorless(key, message, signature)
         assert pynacl_verifies(key, message, signature) == cofactorless, name
-        signatures.append({
-            "name": name,
-            "public_key_hex": key.hex(),
-            "message_hex": message.hex(),
-            "signature_hex": signature.hex(),
-            "valid": rejected_by is None,
-            "rejected_by": rejected_by,
-            "cofactorless_valid": cofactorless,
-            "comment": comment,
-            "proof_json": dumps(proof),
-            "proof_policy": policy("edge-tests", TS, [proto.b64(key)]),
-            "proof_expected": {"valid": rejected_by is None, "code": None if rejected_by is None else "bad_signature"},
-        })
+        signatures.append(
+            {
+                "name": name,
+                "public_key_hex": key.hex(),
+                "message_hex": message.hex(),
+                "signature_hex": signature.hex(),
+                "valid": rejected_by is None,
+                "rejected_by": rejected_by,
+                "cofactorless_valid": cofactorless,
+                "comment": comment,
+                "proof_json": dumps(proof),
+                "proof_policy": policy("edge-tests", TS, [proto.b64(key)]),
+                "proof_expected": {
+                    "valid": rejected_by is None,
+                    "code": None if rejected_by is None else "bad_signature",
+                },
+            }
+        )
 
     def env(name: str) -> dict[str, Any]:
         envelope, message = edge_envelope(name)
         return {"envelope": envelope, "message": message}
 
     e = env("honest")
-    sig_case("honest", proto.ed25519_sign(EDGE, e["message"]), "RFC 8032 signature: valid under both rules", **e)
+    sig_case(
+        "honest", proto.ed25519_sign(EDGE, e["message"]), "RFC 8032 signature: valid under both rules", **e
+    )
     for order in (2, 4, 8):
         e = env(f"torsion_r_order_{order}")
-        sig_case(f"torsion_r_order_{order}", _torsion_r_signature(EDGE, e["message"], order),
-                 f"R' = rB + T (T of order {order}), S = r + k'a, k' = H(R'||A||M): valid only with the cofactor", **e)
+        sig_case(
+            f"torsion_r_order_{order}",
+            _torsion_r_signature(EDGE, e["message"], order),
+            f"R' = rB + T (T of order {order}), S = r + k'a, k' = H(R'||A||M): valid only with the cofactor",
+            **e,
+        )
     for order in (2, 4, 8):
         e = env(f"mixed_order_key_{order}")
         mixed = _mixed_order_key(EDGE, order)
-        sig_case(f"mixed_order_key_{order}", _mixed_key_signature(EDGE, mixed, e["message"]),
-                 f"A' = aB + T (order {order}), R = rB, S = r + k a: [S]B - R - [k]A' = -[k]T, cleared by the cofactor",
-                 key=mixed, **e)
+        sig_case(
+            f"mixed_order_key_{order}",
+            _mixed_key_signature(EDGE, mixed, e["message"]),
+            f"A' = aB + T (order {order}), R = rB, S = r + k a: [S]B - R - [k]A' = -[k]T, "
+            f"cleared by the cofactor",
+            key=mixed,
+            **e,
+        )
     e = env("s_plus_l")
     honest = proto.ed25519_sign(EDGE, e["message"])
     s = int.from_bytes(honest[32:], "little")
-    sig_case("s_plus_l", honest[:32] + le32(s + ref.L), "S + L: same scalar mod L, non-canonical (rule 1)", **e)
+    sig_case(
+        "s_plus_l", honest[:32] + le32(s + ref.L), "S + L: same scalar mod L, non-canonical (rule 1)", **e
+    )
     e = env("s_plus_8l")
     honest = proto.ed25519_sign(EDGE, e["message"])
     s = int.from_bytes(honest[32:], "little")
@@ -966,13 +1575,22 @@ def ed25519_edge() -> dict[str, Any]:
         lenient = ref.decode(r_bytes).point
         assert lenient is not None and lenient.is_small_order()
         assert ref.rejection(edge_pk, e["message"], sig) == "rule2"
-        sig_case(name, sig, "non-canonical spelling of a small-order R, S = k*a: holds if decoded leniently (rule 2)", **e)
+        sig_case(
+            name,
+            sig,
+            "non-canonical spelling of a small-order R, S = k*a: holds if decoded leniently (rule 2)",
+            **e,
+        )
     y = 2
     while ref.recover_x(y, 0) is None or ref.decode(le32(y)).point.is_small_order():  # type: ignore[union-attr]
         y += 1
     e = env("non_canonical_r_large_order")
-    sig_case("non_canonical_r_large_order", le32(ref.P + y) + le32(12345),
-             f"R spelled y = p + {y} (a point of large order), rule 2", **e)
+    sig_case(
+        "non_canonical_r_large_order",
+        le32(ref.P + y) + le32(12345),
+        f"R spelled y = p + {y} (a point of large order), rule 2",
+        **e,
+    )
     e = env("off_curve_r")
     sig_case("off_curve_r", _off_curve_encoding() + le32(1), "R not on the curve (rule 2)", **e)
     e = env("bit_flip")
@@ -984,20 +1602,28 @@ def ed25519_edge() -> dict[str, Any]:
     r_point = ref.decode_canonical(honest[:32])
     assert r_point is not None
     moved = (r_point + torsion[1]).encode() + honest[32:]
-    sig_case("torsion_added_to_r_without_resigning", moved, "R + T with the old S: k changes with R (rule 4)", **e)
+    sig_case(
+        "torsion_added_to_r_without_resigning", moved, "R + T with the old S: k changes with R (rule 4)", **e
+    )
     e = env("other_message")
     other = proto.ed25519_sign(EDGE, hashlib.sha256(b"another message").digest())
     sig_case("signature_of_other_message", other, "a valid signature of another message (rule 4)", **e)
 
     return {
         "description": (
-            "Adversarial Ed25519 cases with the verdict of docs/PROTOCOL.md section 5 (strict encodings, no small "
-            "order, cofactored equation). `public_keys[].expected`: null (a valid key) or the error code when the "
-            "key is enrolled/configured. `signatures[]`: `valid` under the protocol rule, `rejected_by` (rule1 S >= L, "
-            "rule2 non-canonical or off-curve A/R, rule3 small-order A/R, rule4 equation), and `cofactorless_valid`, "
-            "the verdict of the cofactorless check of ed25519-dalek verify_strict and libsodium/PyNaCl. Every "
+            "Adversarial Ed25519 cases with the verdict of docs/PROTOCOL.md section 5 "
+            "(strict encodings, no small "
+            "order, cofactored equation). `public_keys[].expected`: null (a valid key) or "
+            "the error code when the "
+            "key is enrolled/configured. `signatures[]`: `valid` under the protocol rule, "
+            "`rejected_by` (rule1 S >= L, "
+            "rule2 non-canonical or off-curve A/R, rule3 small-order A/R, rule4 equation), "
+            "and `cofactorless_valid`, "
+            "the verdict of the cofactorless check of ed25519-dalek verify_strict and "
+            "libsodium/PyNaCl. Every "
             "signature is over the signed_digest of `proof_json`, which under `proof_policy` must give "
-            "`proof_expected`. Non-canonical encodings include x = 0 with the sign bit set (RFC 8032 section 5.1.3 "
+            "`proof_expected`. Non-canonical encodings include x = 0 with the sign bit set "
+            "(RFC 8032 section 5.1.3 "
             "step 4 rejects them)."
         ),
         "generator": "tests/vectors/generate.py",
@@ -1013,7 +1639,9 @@ def write(name: str, data: dict[str, Any], force: bool) -> None:
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
     path = HERE / name
     if path.exists() and path.read_text(encoding="utf-8") != text and not force:
-        raise SystemExit(f"{path} exists with different content; committed vectors must not change (use --force)")
+        raise SystemExit(
+            f"{path} exists with different content; committed vectors must not change (use --force)"
+        )
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path.relative_to(HERE.parent.parent)}")
 

@@ -2,8 +2,9 @@
 //
 //   node wasm/bench/canonical_digest.js [--rounds 31] [--json]
 //
-// Peers, measured in the same process and interleaved round by round, so a
-// noisy shared machine slows all of them alike (compare the ratios):
+// Peers, measured in the same process and interleaved round by round (short
+// batches, many rounds); each ratio is the median of the per-round ratios, so
+// a noisy shared machine slows both sides of a ratio alike:
 //   ours:            contextDigest(ctx)           (JS value check + RFC 8785 + SHA-256 in WASM)
 //   canon+noble:     sha256(utf8(canonicalize(ctx)))   npm canonicalize + @noble/hashes
 //   canon+subtle:    await crypto.subtle.digest("SHA-256", utf8(canonicalize(ctx)))
@@ -18,7 +19,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import * as pm from "../index.js";
 
 const args = process.argv.slice(2);
-const ROUNDS = Number(args[args.indexOf("--rounds") + 1]) || 31;
+const ROUNDS = Number(args[args.indexOf("--rounds") + 1]) || 101;
 const JSON_OUT = args.includes("--json");
 
 const WIRE = {
@@ -34,7 +35,7 @@ const WIRE = {
 
 function largeContext() {
   const items = [];
-  for (let i = 0; items.length < 24; i++) {
+  for (let i = 0; items.length < 20; i++) {
     items.push({
       sku: `SKU-${1000 + i}`,
       description: `Line item ${i}: 10x widget, grade ${"ABC"[i % 3]} — Überweisung ✓`,
@@ -89,15 +90,21 @@ async function main() {
       throw new Error(`${name}: peers disagree on the digest`);
     }
     const size = encoder.encode(pm.canonicalize(ctx)).length;
-    // Batches of ~20 ms per peer on this fixture.
-    const n = Math.max(50, Math.round(20_000 / (await batch(PEERS["canon+noble"], ctx, 200))));
+    // Batches of ~5 ms per peer on this fixture.
+    const n = Math.max(20, Math.round(5_000 / (await batch(PEERS["canon+noble"], ctx, 200))));
     for (const fn of Object.values(PEERS)) await batch(fn, ctx, n); // warm-up
     const samples = Object.fromEntries(Object.keys(PEERS).map((k) => [k, []]));
     for (let r = 0; r < ROUNDS; r++) {
       for (const [peer, fn] of Object.entries(PEERS)) samples[peer].push(await batch(fn, ctx, n));
     }
     const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-    results.push({ fixture: name, canonical_bytes: size, batch: n, median_us: med });
+    // How many times faster ours is than each peer: median of the paired per-round ratios.
+    const speedup = Object.fromEntries(
+      Object.keys(PEERS)
+        .filter((k) => k !== "ours")
+        .map((k) => [k, median(samples[k].map((t, r) => t / samples.ours[r]))]),
+    );
+    results.push({ fixture: name, canonical_bytes: size, batch: n, median_us: med, speedup });
   }
   const wasm = readFileSync(new URL("../dist/proof_messenger_wasm_bg.wasm", import.meta.url));
   const sizes = { wasm_bytes: wasm.length, wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length };
@@ -107,10 +114,10 @@ async function main() {
     return;
   }
   console.log(`node ${process.version}, ${ROUNDS} interleaved rounds, median per operation`);
-  for (const { fixture, canonical_bytes: bytes, median_us: m } of results) {
+  for (const { fixture, canonical_bytes: bytes, median_us: m, speedup } of results) {
     console.log(`\n${fixture}: canonical form ${bytes} bytes`);
     for (const [peer, us] of Object.entries(m)) {
-      const ratio = peer === "ours" ? "" : `  (ours is ${(us / m.ours).toFixed(2)}x faster)`;
+      const ratio = peer === "ours" ? "" : `  ours is ${speedup[peer].toFixed(2)}x as fast`;
       console.log(`  ${peer.padEnd(13)} ${us.toFixed(2).padStart(8)} us${ratio}`);
     }
   }

@@ -261,6 +261,10 @@ test("init: idempotent, accepts bytes and modules; ERROR_CODES match the WASM bu
   const bg = await import("../dist/proof_messenger_wasm_bg.js");
   assert.deepEqual(bg.errorCodes().split(","), [...pm.ERROR_CODES]);
   assert.ok(Object.isFrozen(pm.ERROR_CODES));
+  // index.d.ts declares the same union.
+  const dts = readFileSync(new URL("../index.d.ts", import.meta.url), "utf8");
+  const union = dts.slice(dts.indexOf("export type ErrorCode ="), dts.indexOf(";", dts.indexOf("export type ErrorCode =")));
+  assert.deepEqual([...union.matchAll(/"([a-z0-9_]+)"/g)].map((m) => m[1]), [...pm.ERROR_CODES]);
 });
 
 test("using the module before init() fails clearly", async () => {

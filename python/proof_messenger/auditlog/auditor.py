@@ -24,6 +24,19 @@ For every log directory it finds, :func:`audit_log`
 
 It never uses the private key, never writes, never takes the log's lock, and
 decrypts sealed contexts only when given the keyring.
+
+>>> import tempfile, pathlib
+>>> from proof_messenger.auditlog import AuditLog, AuditRecord
+>>> d = pathlib.Path(tempfile.mkdtemp()) / "log"
+>>> with AuditLog.open(d, origin="example.com/audit/0") as alog:
+...     _ = [alog.append(AuditRecord(time_ms=i, decision="accepted", reason=None, audience="bank"))
+...          for i in range(3)]
+>>> audit_log(d, trusted=[alog.verifier]).ok
+True
+>>> lines = (d / "entries.jsonl").read_bytes().splitlines(keepends=True)
+>>> _ = (d / "entries.jsonl").write_bytes(b"".join(lines[:2] + lines[3:]))  # entry 1 gone
+>>> audit_log(d, trusted=[alog.verifier]).findings[0].kind
+'deleted'
 """
 
 from __future__ import annotations

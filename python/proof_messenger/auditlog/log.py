@@ -382,6 +382,10 @@ class AuditLog:
             self._persisted = cp
         self._pusher.submit(Pushed(cp.note, cp.size))
 
+    def sync(self) -> None:
+        """:meth:`commit`, for callers that only need durability (the relay's ``AuditSink.sync``)."""
+        self.commit()
+
     def append(self, record: AuditRecord, *, proof: bool = True) -> Receipt:
         """Appends one record, commits, and returns its complete receipt."""
         pending = self.append_many([record])[0]
@@ -487,7 +491,8 @@ class AuditLog:
         self._pusher.close()
         with self._cv:  # wait out a commit in flight
             self._cv.wait_for(lambda: not self._committing, timeout=10)
-        self._store.close()
+        with self._lock:  # and an append
+            self._store.close()
         os.ftruncate(self._lock_fd, 0)  # no holder any more
         os.close(self._lock_fd)  # releases the lease
 

@@ -11,6 +11,8 @@ proof JSON) and its context must be exactly the request body. docs/RELAY.md,
 runs one.
 """
 
+from typing import Any
+
 from .binding import PROOF_HEADER, acheck_request, bind, check_request, encode_header, proof_from_header
 from .decorator import proof_required
 from .verifiers import (
@@ -27,7 +29,7 @@ from .verifiers import (
 )
 
 
-def __getattr__(name: str):  # FastAPI is optional for users of the decorator
+def __getattr__(name: str) -> Any:  # FastAPI is optional for users of the decorator
     if name == "require_proof":
         from .fastapi import require_proof
 

@@ -21,19 +21,27 @@ from .binding import PROOF_HEADER, acheck_request
 from .verifiers import INVALID_BODY, ProofRejected, VerifiedProof, Verifier
 
 
-def require_proof(verifier: Verifier, *, max_body_bytes: int = 65_536) -> Callable[[Request], Awaitable[VerifiedProof]]:
+def require_proof(
+    verifier: Verifier, *, max_body_bytes: int = 65_536
+) -> Callable[[Request], Awaitable[VerifiedProof]]:
     async def dependency(request: Request) -> VerifiedProof:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            raise HTTPException(413, detail={"code": "input_too_large", "detail": f"body exceeds {max_body_bytes} bytes"})
+            raise HTTPException(
+                413, detail={"code": "input_too_large", "detail": f"body exceeds {max_body_bytes} bytes"}
+            )
         body = await request.body()  # cached by Starlette: the endpoint can read it again
         if len(body) > max_body_bytes:
-            raise HTTPException(413, detail={"code": "input_too_large", "detail": f"body exceeds {max_body_bytes} bytes"})
+            raise HTTPException(
+                413, detail={"code": "input_too_large", "detail": f"body exceeds {max_body_bytes} bytes"}
+            )
         try:
             return await acheck_request(verifier, body, request.headers.get(PROOF_HEADER))
         except ProofRejected as exc:
             headers = {"WWW-Authenticate": "Proof-Messenger"} if exc.status == 401 else None
-            raise HTTPException(exc.status, detail={"code": exc.code, "detail": exc.detail}, headers=headers) from None
+            raise HTTPException(
+                exc.status, detail={"code": exc.code, "detail": exc.detail}, headers=headers
+            ) from None
 
     dependency.__doc__ = f"Requires a proof (header {PROOF_HEADER}) whose context is the request body."
     return dependency

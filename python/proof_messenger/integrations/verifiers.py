@@ -4,13 +4,15 @@ Both give the same answer for the same proof: the embedded verifier *is* the
 relay's pipeline (same policy, same key registry and nonce store, same audit
 log), minus HTTP; the relay verifier asks a running relay.
 
->>> import proof_messenger as pm
+>>> import proof_messenger as pm, tempfile
 >>> from proof_messenger.relay import load_config
->>> v = EmbeddedVerifier(load_config(env={}, flags={"data_dir": "/tmp/pm-doc-embedded"}), audience="payments-api")  # doctest: +SKIP
->>> key = pm.SigningKey.generate()  # doctest: +SKIP
->>> _ = v.enroll("alice", key.verifying_key)  # doctest: +SKIP
->>> v.verify(pm.sign({"subject": "alice", "amount": "1.00"}, key, audience="payments-api").to_json()).subject  # doctest: +SKIP
+>>> cfg = load_config(env={}, flags={"data_dir": tempfile.mkdtemp(), "decision_log": ""})
+>>> v = EmbeddedVerifier(cfg, audience="payments-api")
+>>> key = pm.SigningKey.generate()
+>>> _ = v.enroll("alice", key.verifying_key)
+>>> v.verify(pm.sign({"subject": "alice", "amount": "1.00"}, key, audience="payments-api").to_json()).subject
 'alice'
+>>> v.close()
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ class EmbeddedVerifier:
         self._client = ApiClient(f"embedded:{name}", name, audience, 0)
 
     def enroll(self, subject: str, key: pm.VerifyingKey, **window: Any) -> Any:
-        return self.relay.registry.enroll(subject, key.to_bytes(), key_id=key.key_id, now_ms=self.relay.clock(), **window)
+        return self.relay.registry.enroll(
+            subject, key.to_bytes(), key_id=key.key_id, now_ms=self.relay.clock(), **window
+        )
 
     def verify(self, proof_json: bytes) -> VerifiedProof:
         from proof_messenger.relay.errors import RelayError
@@ -131,7 +135,9 @@ class RelayVerifier:
         headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
         timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 1.0))
         self._sync = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
-        self._async = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout, transport=async_transport)
+        self._async = httpx.AsyncClient(
+            base_url=base_url, headers=headers, timeout=timeout, transport=async_transport
+        )
 
     def _outcome(self, response: httpx.Response) -> VerifiedProof | None:
         """The verified proof; ProofRejected; or None to retry (503)."""
@@ -140,7 +146,9 @@ class RelayVerifier:
         try:
             body = response.json()
         except ValueError:
-            raise ProofRejected(VERIFIER_UNAVAILABLE, f"relay answered {response.status_code} without JSON", 503) from None
+            raise ProofRejected(
+                VERIFIER_UNAVAILABLE, f"relay answered {response.status_code} without JSON", 503
+            ) from None
         if response.status_code == 200:
             if not body.get("valid"):
                 raise _rejected(body)

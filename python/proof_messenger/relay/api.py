@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 import proof_messenger as pm
 
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _JSON = "application/json"
-_CLIENT_SECURITY = {"security": [{"apiKey": []}]}
-_ADMIN_SECURITY = {"security": [{"adminToken": []}]}
+_CLIENT_SECURITY: dict[str, Any] = {"security": [{"apiKey": []}]}
+_ADMIN_SECURITY: dict[str, Any] = {"security": [{"adminToken": []}]}
 _ERROR_TEXT = {
     400: "Malformed request (code says why; core codes for malformed proofs)",
     401: "Missing, unknown or revoked credential",
@@ -42,8 +43,13 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return Response(_encode(obj).encode("utf-8"), status_code=status, media_type=_JSON, headers=headers)
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {c: {"model": schemas.ErrorBody, "description": _ERROR_TEXT[c]} for c in codes}
+def _responses(
+    status: int, model: type[BaseModel], description: str, *errors: int
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses: the success model and the error envelope for each error status."""
+    out: dict[int | str, dict[str, Any]] = {status: {"model": model, "description": description}}
+    out.update({c: {"model": schemas.ErrorBody, "description": _ERROR_TEXT[c]} for c in errors})
+    return out
 
 
 def _body_doc(schema_ref: str | dict[str, Any], media: str = _JSON) -> dict[str, Any]:
@@ -60,7 +66,9 @@ def bearer_token(request: Request) -> str | None:
 
 
 def _unauthorized(detail: str) -> RelayError:
-    return RelayError(errors.UNAUTHORIZED, detail, headers={"WWW-Authenticate": 'Bearer realm="proof-messenger"'})
+    return RelayError(
+        errors.UNAUTHORIZED, detail, headers={"WWW-Authenticate": 'Bearer realm="proof-messenger"'}
+    )
 
 
 def reject_unknown_query(request: Request) -> None:
@@ -69,7 +77,9 @@ def reject_unknown_query(request: Request) -> None:
     known = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", ())}
     unknown = sorted(set(request.query_params.keys()) - known)
     if unknown:
-        raise RelayError(errors.INVALID_REQUEST, f"unknown query parameter(s): {', '.join(map(repr, unknown))}")
+        raise RelayError(
+            errors.INVALID_REQUEST, f"unknown query parameter(s): {', '.join(map(repr, unknown))}"
+        )
 
 
 def build_router(relay: Relay) -> APIRouter:
@@ -99,14 +109,15 @@ def build_router(relay: Relay) -> APIRouter:
         summary="Issue a one-time challenge nonce for a subject",
         status_code=201,
         response_class=Response,
-        responses={201: {"model": schemas.ChallengeOut, "description": "The challenge"}}
-        | _errors(400, 401, 408, 413, 415, 429, 503),
+        responses=_responses(201, schemas.ChallengeOut, "The challenge", 400, 401, 408, 413, 415, 429, 503),
         openapi_extra=_body_doc("ChallengeRequest") | _CLIENT_SECURITY,
     )
     async def challenge(request: Request) -> Response:
         with relay.store_errors():
             client = client_auth(request)
-        body = await read_body(request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s)
+        body = await read_body(
+            request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s
+        )
         req = parse_model(body, schemas.ChallengeRequest)
         with relay.store_errors():
             ch = pipeline.issue_challenge(client, req.subject, req.ttlMs)
@@ -123,12 +134,13 @@ def build_router(relay: Relay) -> APIRouter:
         status_code=201,
         dependencies=admin,
         response_class=Response,
-        responses={201: {"model": schemas.KeyOut, "description": "The enrollment"}}
-        | _errors(400, 401, 408, 409, 413, 415, 503),
+        responses=_responses(201, schemas.KeyOut, "The enrollment", 400, 401, 408, 409, 413, 415, 503),
         openapi_extra=_body_doc("KeyEnrollRequest") | _ADMIN_SECURITY,
     )
     async def enroll_key(request: Request) -> Response:
-        body = await read_body(request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s)
+        body = await read_body(
+            request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s
+        )
         req = parse_model(body, schemas.KeyEnrollRequest)
         if req.notBefore is not None and req.notAfter is not None and req.notAfter <= req.notBefore:
             raise RelayError(errors.INVALID_REQUEST, "notAfter must be later than notBefore")
@@ -136,8 +148,13 @@ def build_router(relay: Relay) -> APIRouter:
         try:
             with relay.store_errors():
                 rec = relay.registry.enroll(
-                    req.subject, vk.to_bytes(), key_id=vk.key_id, label=req.label,
-                    not_before_ms=req.notBefore, not_after_ms=req.notAfter, now_ms=relay.clock(),
+                    req.subject,
+                    vk.to_bytes(),
+                    key_id=vk.key_id,
+                    label=req.label,
+                    not_before_ms=req.notBefore,
+                    not_after_ms=req.notAfter,
+                    now_ms=relay.clock(),
                 )
         except AlreadyEnrolled as exc:
             raise RelayError(errors.ALREADY_ENROLLED, str(exc)) from None
@@ -149,7 +166,7 @@ def build_router(relay: Relay) -> APIRouter:
         summary="List enrolled keys",
         dependencies=admin,
         response_class=Response,
-        responses={200: {"model": schemas.KeyList, "description": "Keys"}} | _errors(400, 401, 503),
+        responses=_responses(200, schemas.KeyList, "Keys", 400, 401, 503),
         openapi_extra=_ADMIN_SECURITY,
     )
     async def list_keys(
@@ -159,7 +176,9 @@ def build_router(relay: Relay) -> APIRouter:
         offset: int = Query(0, ge=0, le=10**9),
     ) -> Response:
         with relay.store_errors():
-            recs = relay.registry.list(subject=subject, include_revoked=includeRevoked, limit=limit, offset=offset)
+            recs = relay.registry.list_keys(
+                subject=subject, include_revoked=includeRevoked, limit=limit, offset=offset
+            )
         return json_response({"keys": [r.to_json() for r in recs]})
 
     @router.get(
@@ -168,7 +187,7 @@ def build_router(relay: Relay) -> APIRouter:
         summary="Get one enrollment",
         dependencies=admin,
         response_class=Response,
-        responses={200: {"model": schemas.KeyOut, "description": "The enrollment"}} | _errors(401, 404, 503),
+        responses=_responses(200, schemas.KeyOut, "The enrollment", 401, 404, 503),
         openapi_extra=_ADMIN_SECURITY,
     )
     async def get_key(enrollment_id: str) -> Response:
@@ -184,7 +203,7 @@ def build_router(relay: Relay) -> APIRouter:
         summary="Revoke an enrollment (effective on the next request; idempotent)",
         dependencies=admin,
         response_class=Response,
-        responses={200: {"model": schemas.KeyOut, "description": "The revoked enrollment"}} | _errors(401, 404, 503),
+        responses=_responses(200, schemas.KeyOut, "The revoked enrollment", 401, 404, 503),
         openapi_extra=_ADMIN_SECURITY,
     )
     async def revoke_key(enrollment_id: str) -> Response:
@@ -203,12 +222,15 @@ def build_router(relay: Relay) -> APIRouter:
         status_code=201,
         dependencies=admin,
         response_class=Response,
-        responses={201: {"model": schemas.ClientCreated, "description": "The client and its key"}}
-        | _errors(400, 401, 408, 413, 415, 503),
+        responses=_responses(
+            201, schemas.ClientCreated, "The client and its key", 400, 401, 408, 413, 415, 503
+        ),
         openapi_extra=_body_doc("ClientCreateRequest") | _ADMIN_SECURITY,
     )
     async def create_client(request: Request) -> Response:
-        body = await read_body(request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s)
+        body = await read_body(
+            request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s
+        )
         req = parse_model(body, schemas.ClientCreateRequest)
         with relay.store_errors():
             client, api_key = relay.clients.create(req.name, audience=req.audience, now_ms=relay.clock())
@@ -220,7 +242,7 @@ def build_router(relay: Relay) -> APIRouter:
         summary="List API clients",
         dependencies=admin,
         response_class=Response,
-        responses={200: {"model": schemas.ClientList, "description": "Clients"}} | _errors(400, 401, 503),
+        responses=_responses(200, schemas.ClientList, "Clients", 400, 401, 503),
         openapi_extra=_ADMIN_SECURITY,
     )
     async def list_clients(
@@ -229,7 +251,7 @@ def build_router(relay: Relay) -> APIRouter:
         offset: int = Query(0, ge=0, le=10**9),
     ) -> Response:
         with relay.store_errors():
-            rows = relay.clients.list(include_revoked=includeRevoked, limit=limit, offset=offset)
+            rows = relay.clients.list_clients(include_revoked=includeRevoked, limit=limit, offset=offset)
         return json_response({"clients": [c.to_json() for c in rows]})
 
     @router.post(
@@ -238,7 +260,7 @@ def build_router(relay: Relay) -> APIRouter:
         summary="Revoke an API client (effective on the next request; idempotent)",
         dependencies=admin,
         response_class=Response,
-        responses={200: {"model": schemas.ClientOut, "description": "The revoked client"}} | _errors(401, 404, 503),
+        responses=_responses(200, schemas.ClientOut, "The revoked client", 401, 404, 503),
         openapi_extra=_ADMIN_SECURITY,
     )
     async def revoke_client(client_id: str) -> Response:
@@ -251,14 +273,20 @@ def build_router(relay: Relay) -> APIRouter:
     # -- operations --------------------------------------------------------------
 
     @router.get(
-        "/healthz", tags=["ops"], summary="Liveness", response_class=Response,
+        "/healthz",
+        tags=["ops"],
+        summary="Liveness",
+        response_class=Response,
         responses={200: {"model": schemas.Health, "description": "Alive"}},
     )
     async def healthz() -> Response:
         return json_response({"status": "ok"})
 
     @router.get(
-        "/readyz", tags=["ops"], summary="Readiness: every store answers", response_class=Response,
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: every store answers",
+        response_class=Response,
         responses={
             200: {"model": schemas.Health, "description": "Ready"},
             503: {"model": schemas.Health, "description": "A store is unavailable"},
@@ -270,8 +298,13 @@ def build_router(relay: Relay) -> APIRouter:
         return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
     @router.get(
-        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics"}},
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics"}
+        },
     )
     async def metrics() -> Response:
         data, content_type = relay.metrics.render()

@@ -47,6 +47,7 @@ from .replay import RedisReplayStore, ReplayStore, SqlReplayStore
 
 log = logging.getLogger("proof_messenger.relay")
 _PURGE_INTERVAL_S = 60.0
+_CHECKPOINT_INTERVAL_S = 1.0
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -95,7 +96,9 @@ class Relay:
             yield
         except _STORE_ERRORS as exc:
             log.error("store failure: %s: %s", type(exc).__name__, exc)
-            raise RelayError(errors.SERVICE_UNAVAILABLE, "a backing store is unavailable; retry later") from None
+            raise RelayError(
+                errors.SERVICE_UNAVAILABLE, "a backing store is unavailable; retry later"
+            ) from None
 
     async def durable(self) -> None:
         """Waits until this request's audit entries are on disk (group commit)."""
@@ -105,7 +108,11 @@ class Relay:
 
     def check_stores(self) -> dict[str, str]:
         checks: dict[str, str] = {}
-        for name, probe in (("registry", self.registry.ping), ("replay", self.replay.ping), ("limits", self.limiter.ping)):
+        for name, probe in (
+            ("registry", self.registry.ping),
+            ("replay", self.replay.ping),
+            ("limits", self.limiter.ping),
+        ):
             try:
                 probe()
                 checks[name] = "ok"
@@ -145,6 +152,7 @@ def build_relay(
         subject_limit=config.rate_limit_subject,
         strategy=config.rate_limit_strategy,
         redis_url=config.redis_url,
+        share_of=config.workers,
     )
     audit = audit or open_audit_log(data_dir, fsync=config.audit_fsync)
     events = DecisionEvents(log_context=config.log_context)
@@ -158,10 +166,18 @@ def build_relay(
         challenge_ttl_ms=config.challenge_ttl_ms,
     )
     pipeline = Pipeline(
-        registry=registry, replay=replay, audit=audit, events=events, policy=policy,
-        limiter=limiter, metrics=metrics, clock=clock,
+        registry=registry,
+        replay=replay,
+        audit=audit,
+        events=events,
+        policy=policy,
+        limiter=limiter,
+        metrics=metrics,
+        clock=clock,
     )
-    return Relay(config, db, registry, clients, replay, limiter, audit, events, metrics, pipeline, token, clock)
+    return Relay(
+        config, db, registry, clients, replay, limiter, audit, events, metrics, pipeline, token, clock
+    )
 
 
 class RelayApp(FastAPI):
@@ -211,8 +227,7 @@ class RelayApp(FastAPI):
         finally:
             m.in_flight.dec()
             path = scope["path"] if hot else (getattr(scope.get("route"), "path", None) or "unmatched")
-            m.http_requests.labels(scope["method"], path, str(status)).inc()
-            m.http_latency.labels(path).observe(time.perf_counter() - start)
+            m.observe_request(scope["method"], path, status, time.perf_counter() - start)
 
 
 def _request_id_source() -> Callable[[], str]:
@@ -250,11 +265,22 @@ def create_app(
                 except Exception as exc:  # keep purging later; stores report their own failures
                     log.warning("nonce purge failed: %s", exc)
 
-        task = asyncio.create_task(purge())
+        async def checkpoint() -> None:
+            while True:
+                await asyncio.sleep(_CHECKPOINT_INTERVAL_S)
+                try:
+                    await asyncio.to_thread(relay.db.checkpoint)
+                except Exception as exc:  # the next one retries; SQLite's backstop still runs
+                    log.warning("database checkpoint failed: %s", exc)
+
+        tasks = [asyncio.create_task(purge()), asyncio.create_task(checkpoint())]
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
+            if isinstance(app, RelayApp):
+                app.hot.coalescer.close()
             if owns_relay:
                 relay.close()
             else:
@@ -283,18 +309,22 @@ def create_app(
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "request"
-        return json_response(RelayError(errors.INVALID_REQUEST, f"{where}: {first.get('msg', 'invalid')}").body(), 400)
+        return json_response(
+            RelayError(errors.INVALID_REQUEST, f"{where}: {first.get('msg', 'invalid')}").body(), 400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED}.get(exc.status_code, errors.INVALID_REQUEST)
+        code = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, errors.INVALID_REQUEST
+        )
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # Starlette names only the first route on the path; list every method the path has.
             methods = {
                 m
                 for route in app.routes
-                if getattr(route, "path_regex", None) is not None and route.path_regex.match(request.url.path)
+                if (regex := getattr(route, "path_regex", None)) is not None and regex.match(request.url.path)
                 for m in (getattr(route, "methods", None) or ())
                 if m != "HEAD"
             }
@@ -318,9 +348,18 @@ def _openapi(app: FastAPI, max_batch_count: int) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     schema["paths"] = {**openapi_paths(max_batch_count), **schema.get("paths", {})}
     _, defs = models_json_schema(
-        [(m, "validation") for m in (schemas.Proof, schemas.ChallengeRequest, schemas.KeyEnrollRequest,
-                                     schemas.ClientCreateRequest, schemas.Verdict, schemas.BatchVerdicts,
-                                     schemas.ErrorBody)],
+        [
+            (m, "validation")
+            for m in (
+                schemas.Proof,
+                schemas.ChallengeRequest,
+                schemas.KeyEnrollRequest,
+                schemas.ClientCreateRequest,
+                schemas.Verdict,
+                schemas.BatchVerdicts,
+                schemas.ErrorBody,
+            )
+        ],
         ref_template="#/components/schemas/{model}",
     )
     components = schema.setdefault("components", {})

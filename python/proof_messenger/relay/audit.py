@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from proof_messenger import canonicalize
+
 from .decision import Decision
 
 GENESIS = "0" * 64
@@ -41,18 +43,22 @@ class Receipt:
 
 
 class AuditSink(Protocol):
+    """Where the relay records its decisions. The pipeline calls ``append_many``
+    once per request group (in decision order) and puts each returned receipt's
+    ``id`` into the verdict; the HTTP layer then awaits ``sync`` (through
+    :class:`GroupCommit`) before it answers, so a receipt is only handed out
+    once its entry is durable. Implementations must be thread-safe."""
+
     def append(self, decision: Decision) -> Receipt: ...
     def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]: ...
     def sync(self) -> None:
         """Makes every entry appended so far durable (blocking)."""
         ...
+
     def close(self) -> None: ...
 
 
-def _canonical(obj: dict[str, Any]) -> bytes:
-    from proof_messenger import canonicalize
-
-    return canonicalize(obj)
+_canonical = canonicalize  # RFC 8785, by the core
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
@@ -103,7 +109,7 @@ class JsonlAuditLog:
         return self.append_many([decision])[0]
 
     def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]:
-        """Appends in order with one write; sets each ``decision.receipt_id``."""
+        """Appends in order with one ``write``; one receipt per decision."""
         if not decisions:
             return []
         receipts: list[Receipt] = []
@@ -119,9 +125,7 @@ class JsonlAuditLog:
                     prev = hashlib.sha256(body).hexdigest()
                     # the stored line is the hashed body with "hash" appended as its last member
                     lines.append(body[:-1] + b',"hash":"' + prev.encode("ascii") + b'"}')
-                    rid = f"rcpt_{seq}_{prev[:16]}"
-                    d.receipt_id = rid
-                    receipts.append(Receipt(rid, seq, prev))
+                    receipts.append(Receipt(f"rcpt_{seq}_{prev[:16]}", seq, prev))
                 data = b"\n".join(lines) + b"\n"
                 written = os.write(self._fd, data)
                 if written != len(data):  # disk full: do not leave a torn entry behind
@@ -165,7 +169,9 @@ class JsonlAuditLog:
                 if cut < 0 and pos > 0:
                     continue
                 new_size = pos + cut + 1
-                log.warning("audit log %s: truncating a torn last entry (%d bytes)", self.path, size - new_size)
+                log.warning(
+                    "audit log %s: truncating a torn last entry (%d bytes)", self.path, size - new_size
+                )
                 os.ftruncate(self._fd, new_size)
                 return self._read_tail(new_size)
             start = buf.rfind(b"\n", 0, len(buf) - 1)
@@ -240,16 +246,18 @@ def open_audit_log(data_dir: Path, *, fsync: bool = True) -> JsonlAuditLog:
     return JsonlAuditLog(data_dir / "audit" / "decisions.jsonl", fsync=fsync)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m proof_messenger.relay.audit [FILE | --data-dir DIR]``: check the hash chain."""
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m proof_messenger.relay.audit",
-                                     description="Check the hash chain of the relay's JSON-lines audit log.")
+    parser = argparse.ArgumentParser(
+        prog="python -m proof_messenger.relay.audit",
+        description="Check the hash chain of the relay's JSON-lines audit log.",
+    )
     parser.add_argument("file", nargs="?", help="audit file (default <data-dir>/audit/decisions.jsonl)")
     parser.add_argument("--data-dir", default="data")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(None if argv is None else list(argv))
     path = Path(args.file) if args.file else Path(args.data_dir) / "audit" / "decisions.jsonl"
     try:
         n = verify_chain(path)

@@ -36,11 +36,14 @@ _HELP = {
     "demo": "serve the wire-transfer demo at /demo/",
     "user": "unprivileged user to switch to when started as root (default nobody)",
     "server": "ASGI server: uvicorn (default) or granian",
+    "workers": "worker processes sharing the socket (default 1; >1: add --redis-url for exact rate limits)",
 }
 
 
 def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration file (or $PROOF_MESSENGER_CONFIG)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML configuration file (or $PROOF_MESSENGER_CONFIG)"
+    )
     hints = typing.get_type_hints(Config)
     for name in FIELDS:
         if name == "admin_token":
@@ -48,9 +51,13 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         helptext = _HELP.get(name, f"see docs/RELAY.md (default {FIELDS[name].default!r})")
         if hints[name] is bool:
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+            parser.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=helptext
+            )
         else:
-            parser.add_argument(flag, dest=name, default=None, metavar=name.split("_")[-1].upper(), help=helptext)
+            parser.add_argument(
+                flag, dest=name, default=None, metavar=name.split("_")[-1].upper(), help=helptext
+            )
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -95,7 +102,8 @@ def drop_privileges(cfg: Config) -> None:
     os.environ["HOME"] = pw.pw_dir
     if not os.access(cfg.data_dir, os.R_OK | os.W_OK | os.X_OK):
         raise SystemExit(
-            f"user {cfg.user!r} cannot use the data directory {cfg.data_dir} (are its parent directories traversable?)"
+            f"user {cfg.user!r} cannot use the data directory {cfg.data_dir}"
+            " (are its parent directories traversable?)"
         )
     log.info("dropped privileges to %s (uid %d)", cfg.user, pw.pw_uid)
 
@@ -115,8 +123,8 @@ def _preload(cfg: Config) -> None:
     """Imports what serving needs while still privileged: the interpreter's own
     files may be unreadable to the unprivileged user (e.g. a Python under /root)."""
     import anyio.to_thread  # noqa: F401
-    import uvicorn.lifespan.on  # noqa: F401
-    import uvicorn.loops.uvloop  # noqa: F401
+    import uvicorn.lifespan.on
+    import uvicorn.loops.uvloop
     import uvicorn.protocols.http.httptools_impl  # noqa: F401
 
     from . import app, demo  # noqa: F401
@@ -140,15 +148,80 @@ def serve(cfg: Config) -> int:
     _preload(cfg)
     drop_privileges(cfg)
 
+    if cfg.workers > 1:
+        return _prefork(cfg, sock, host, port)
+    return _run_worker(cfg, sock, host, port)
+
+
+def _run_worker(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
     from .app import create_app
 
-    app = create_app(cfg)
-    print(f"proof-messenger relay listening on http://{host}:{port} (data: {cfg.data_dir})", file=sys.stderr, flush=True)
+    app = create_app(cfg)  # opens the stores: after the privilege drop and in the worker process
+    print(
+        f"proof-messenger relay listening on http://{host}:{port} (data: {cfg.data_dir})",
+        file=sys.stderr,
+        flush=True,
+    )
     if cfg.demo:
         print(f"  demo: http://{host}:{port}/demo/", file=sys.stderr, flush=True)
     if cfg.server == "granian":
         return _serve_granian(cfg, sock, app)
     return _serve_uvicorn(cfg, sock, app)
+
+
+def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
+    """N worker processes accept on the one bound socket; SIGTERM/SIGINT are passed
+    on (each worker drains), a worker that dies otherwise is restarted."""
+    import signal
+    import time
+
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # worker
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            code = 1
+            try:
+                code = _run_worker(cfg, sock, host, port)
+            finally:
+                os._exit(code)
+        children[pid] = slot
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(cfg.workers):
+        spawn(slot)
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        slot = children.pop(pid, -1)
+        if slot < 0:
+            continue
+        if not stopping:
+            log.error("worker %d exited (status %d); restarting it", pid, status)
+            time.sleep(0.5)
+            spawn(slot)
+        elif os.waitstatus_to_exitcode(status) != 0:
+            failed = True
+    log.info("relay stopped")
+    return 1 if failed else 0
 
 
 def _serve_uvicorn(cfg: Config, sock: socket.socket, app: Any) -> int:
@@ -183,7 +256,7 @@ def _serve_uvicorn(cfg: Config, sock: socket.socket, app: Any) -> int:
 def _serve_granian(cfg: Config, sock: socket.socket, app: Any) -> int:
     # Granian binds its own socket in Rust; it is supported for measurement and
     # for unprivileged ports only (no bind-then-drop).
-    from granian.constants import Interfaces, Loops
+    from granian.constants import Interfaces
     from granian.server.embed import Server
 
     host, port = sock.getsockname()[:2]

@@ -28,6 +28,9 @@ from typing import Any, Protocol
 
 from .db import Database
 
+# SQL text here interpolates only constant column lists and "?" placeholders (S608 noqa);
+# every value is a bound parameter.
+
 KEY_PREFIX = "pmk_"
 _HASH_INDEX_CHARS = 16  # 64 bits of the hash: unique enough to index, useless to an attacker
 
@@ -54,7 +57,9 @@ class ClientStore(Protocol):
     def create(self, name: str, *, audience: str, now_ms: int) -> tuple[ApiClient, str]: ...
     def authenticate(self, api_key: str) -> ApiClient | None: ...
     def get(self, client_id: str) -> ApiClient | None: ...
-    def list(self, *, include_revoked: bool = False, limit: int = 100, offset: int = 0) -> list[ApiClient]: ...
+    def list_clients(
+        self, *, include_revoked: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[ApiClient]: ...
     def revoke(self, client_id: str, *, now_ms: int) -> ApiClient | None: ...
 
 
@@ -87,7 +92,8 @@ class SqlClientStore:
         digest = hash_key(api_key)
         client = ApiClient("cli_" + secrets.token_hex(10), name, audience, now_ms)
         self.db.execute(
-            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             (client.id, name, audience, digest[:_HASH_INDEX_CHARS], digest, now_ms),
         )
         return client, api_key
@@ -96,7 +102,8 @@ class SqlClientStore:
         """The unrevoked client holding ``api_key``, else None (constant-time compare)."""
         digest = hash_key(api_key)
         rows = self.db.query_all(
-            f"SELECT {_COLUMNS}, key_hash FROM pm_clients WHERE key_index = ?", (digest[:_HASH_INDEX_CHARS],)
+            f"SELECT {_COLUMNS}, key_hash FROM pm_clients WHERE key_index = ?",  # noqa: S608
+            (digest[:_HASH_INDEX_CHARS],),
         )
         found = None
         for row in rows:
@@ -105,11 +112,13 @@ class SqlClientStore:
         return found
 
     def get(self, client_id: str) -> ApiClient | None:
-        row = self.db.query_one(f"SELECT {_COLUMNS} FROM pm_clients WHERE id = ?", (client_id,))
+        row = self.db.query_one(f"SELECT {_COLUMNS} FROM pm_clients WHERE id = ?", (client_id,))  # noqa: S608
         return None if row is None else ApiClient(*row)
 
-    def list(self, *, include_revoked: bool = False, limit: int = 100, offset: int = 0) -> list[ApiClient]:
-        sql = f"SELECT {_COLUMNS} FROM pm_clients"
+    def list_clients(
+        self, *, include_revoked: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[ApiClient]:
+        sql = f"SELECT {_COLUMNS} FROM pm_clients"  # noqa: S608
         if not include_revoked:
             sql += " WHERE revoked_at_ms IS NULL"
         sql += " ORDER BY created_at_ms, id LIMIT ? OFFSET ?"
@@ -117,7 +126,8 @@ class SqlClientStore:
 
     def revoke(self, client_id: str, *, now_ms: int) -> ApiClient | None:
         self.db.execute(
-            "UPDATE pm_clients SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL", (now_ms, client_id)
+            "UPDATE pm_clients SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+            (now_ms, client_id),
         )
         return self.get(client_id)
 

@@ -16,13 +16,18 @@ import dataclasses
 import os
 import secrets
 import sys
-import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10: the tomli backport (same API)
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+
 
 ENV_PREFIX = "PROOF_MESSENGER_"
 
@@ -37,6 +42,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8787
     server: str = "uvicorn"  # uvicorn | granian (see docs/RELAY.md for the measurement)
+    workers: int = 1  # processes sharing the socket (uvicorn); >1: use redis_url for exact rate limits
     user: str = "nobody"  # started as root: drop to this user after binding
     allow_root: bool = False  # keep root privileges (containers that need it; discouraged)
     graceful_timeout_s: float = 10.0  # in-flight requests drain for this long on SIGTERM
@@ -189,6 +195,8 @@ def _validate(cfg: Config) -> None:
 
     check(0 <= cfg.port <= 65535, "port must be 0..65535")
     check(cfg.server in _SERVERS, f"server must be one of {_SERVERS}")
+    check(1 <= cfg.workers <= 64, "workers must be 1..64")
+    check(cfg.workers == 1 or cfg.server == "uvicorn", "workers > 1 needs server = uvicorn")
     check(cfg.sqlite_synchronous in _SYNCHRONOUS, f"sqlite_synchronous must be one of {_SYNCHRONOUS}")
     check(cfg.rate_limit_strategy in _STRATEGIES, f"rate_limit_strategy must be one of {_STRATEGIES}")
     check(0 < cfg.max_body_bytes <= cfg.max_batch_bytes, "need 0 < max_body_bytes <= max_batch_bytes")
@@ -199,7 +207,10 @@ def _validate(cfg: Config) -> None:
     check(cfg.challenge_ttl_ms > 0, "challenge_ttl_ms must be > 0")
     check(cfg.admin_token is None or len(cfg.admin_token) >= 32, "admin_token must have >= 32 characters")
     if cfg.redis_url is not None:
-        check(cfg.redis_url.startswith(("redis://", "rediss://", "unix://")), "redis_url must be redis://, rediss:// or unix://")
+        check(
+            cfg.redis_url.startswith(("redis://", "rediss://", "unix://")),
+            "redis_url must be redis://, rediss:// or unix://",
+        )
     for spec in (cfg.rate_limit_client, cfg.rate_limit_subject):
         from limits import parse_many
 

@@ -36,6 +36,13 @@ class Decision:
     context_digest: bytes | None = None
     signed_digest: bytes | None = None  # SHA-256 of the signed payload (ties a receipt to exact bytes)
     receipt_id: str | None = None
+    _digest_b64: str | None = None  # memo: the verdict, the event and the audit entry all print it
+
+    @property
+    def context_digest_b64(self) -> str | None:
+        if self._digest_b64 is None and self.context_digest is not None:
+            self._digest_b64 = b64url(self.context_digest)
+        return self._digest_b64
 
     def verdict(self) -> dict[str, Any]:
         """The HTTP response object for this decision."""
@@ -50,7 +57,7 @@ class Decision:
             "nonce": self.nonce,
             "timestamp": self.timestamp_ms,
             "context": self.context,
-            "contextDigest": b64url(self.context_digest),
+            "contextDigest": self.context_digest_b64,
             "receiptId": self.receipt_id,
         }
 
@@ -66,7 +73,7 @@ class Decision:
             "audience": self.audience,
             "nonce": self.nonce,
             "proofTimestamp": self.timestamp_ms,
-            "contextDigest": b64url(self.context_digest),
+            "contextDigest": self.context_digest_b64,
             "signedDigest": b64url(self.signed_digest),
             "decidedAt": self.decided_at_ms,
         }

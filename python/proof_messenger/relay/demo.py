@@ -32,7 +32,13 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
-from proof_messenger.integrations import PROOF_HEADER, RelayVerifier, VerifiedProof, encode_header, proof_from_header
+from proof_messenger.integrations import (
+    PROOF_HEADER,
+    RelayVerifier,
+    VerifiedProof,
+    encode_header,
+    proof_from_header,
+)
 from proof_messenger.integrations.fastapi import require_proof
 
 from . import errors
@@ -57,14 +63,24 @@ WASM_FILES = {
     "dist/proof_messenger_wasm_bg.js": "dist/proof_messenger_wasm_bg.js",
     "dist/proof_messenger_wasm_bg.wasm": "dist/proof_messenger_wasm_bg.wasm",
 }
-_TYPES = {".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm", ".css": "text/css; charset=utf-8"}
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".wasm": "application/wasm",
+    ".css": "text/css; charset=utf-8",
+}
 TAMPERED_AMOUNT = "99999.00"
 
 
 def find_wasm_dir(configured: Path | None) -> Path | None:
-    candidates = [configured] if configured else [Path(__file__).resolve().parents[3] / "wasm", Path.cwd() / "wasm"]
+    candidates = (
+        [configured] if configured else [Path(__file__).resolve().parents[3] / "wasm", Path.cwd() / "wasm"]
+    )
     for c in candidates:
-        if c is not None and (c / "dist" / "proof_messenger_wasm_bg.wasm").is_file() and (c / "index.js").is_file():
+        if (
+            c is not None
+            and (c / "dist" / "proof_messenger_wasm_bg.wasm").is_file()
+            and (c / "index.js").is_file()
+        ):
             return c
     return None
 
@@ -87,8 +103,9 @@ def sample_backend(relay_app: Any, api_key: str, audience: str) -> FastAPI:
     """The service a bank would run: it knows nothing of keys, only its relay API key."""
     transport = httpx.ASGITransport(app=relay_app)
     verifier = RelayVerifier("http://relay", api_key, audience=audience, async_transport=transport)
-    relay_http = httpx.AsyncClient(transport=transport, base_url="http://relay",
-                                   headers={"authorization": f"Bearer {api_key}"})
+    relay_http = httpx.AsyncClient(
+        transport=transport, base_url="http://relay", headers={"authorization": f"Bearer {api_key}"}
+    )
     backend = FastAPI(openapi_url=None)
 
     @backend.post("/challenge")
@@ -96,8 +113,10 @@ def sample_backend(relay_app: Any, api_key: str, audience: str) -> FastAPI:
         r = await relay_http.post("/v1/challenges", json=await request.json())
         return Response(r.content, status_code=r.status_code, media_type="application/json")
 
+    verified = Depends(require_proof(verifier))
+
     @backend.post("/execute-transfer")
-    async def execute_transfer(proof: VerifiedProof = Depends(require_proof(verifier))) -> dict[str, Any]:
+    async def execute_transfer(proof: VerifiedProof = verified) -> dict[str, Any]:
         t = proof.context
         return {
             "status": "executed",
@@ -114,10 +133,13 @@ def build_demo(app: FastAPI, relay: Relay) -> None:
     cfg = relay.config
     wasm_dir = find_wasm_dir(cfg.wasm_dir)
     if wasm_dir is None:
-        log.warning("demo: the WASM package is not built (run wasm/build.sh or set --wasm-dir); the page cannot sign")
-    client, api_key = relay.clients.create("demo-backend", audience=cfg.demo_audience, now_ms=relay.clock())
+        log.warning(
+            "demo: the WASM package is not built (run wasm/build.sh or set --wasm-dir); the page cannot sign"
+        )
+    _, api_key = relay.clients.create("demo-backend", audience=cfg.demo_audience, now_ms=relay.clock())
     backend_http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sample_backend(app, api_key, cfg.demo_audience)), base_url="http://backend"
+        transport=httpx.ASGITransport(app=sample_backend(app, api_key, cfg.demo_audience)),
+        base_url="http://backend",
     )
     router = APIRouter(prefix="/demo", include_in_schema=False)
 
@@ -126,19 +148,29 @@ def build_demo(app: FastAPI, relay: Relay) -> None:
             data = path.read_bytes()
         except OSError:
             raise RelayError(errors.NOT_FOUND, "not built") from None
-        return Response(data, media_type=media or _TYPES.get(path.suffix, "application/octet-stream"),
-                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            data,
+            media_type=media or _TYPES.get(path.suffix, "application/octet-stream"),
+            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        )
 
     @router.get("/")
     async def page() -> Response:
         html = (STATIC / "index.html").read_text(encoding="utf-8")
         files = {"APP": STATIC / "app.js", "CSS": STATIC / "demo.css"}
         if wasm_dir is not None:
-            files |= {"INDEX": wasm_dir / "index.js", "CONVERT": wasm_dir / "convert.js", "ERRORS": wasm_dir / "errors.js",
-                      "BG": wasm_dir / "dist/proof_messenger_wasm_bg.js", "WASM": wasm_dir / "dist/proof_messenger_wasm_bg.wasm"}
+            files |= {
+                "INDEX": wasm_dir / "index.js",
+                "CONVERT": wasm_dir / "convert.js",
+                "ERRORS": wasm_dir / "errors.js",
+                "BG": wasm_dir / "dist/proof_messenger_wasm_bg.js",
+                "WASM": wasm_dir / "dist/proof_messenger_wasm_bg.wasm",
+            }
         for name, path in files.items():
             html = html.replace("{{" + name + "_INTEGRITY}}", _sri(path.read_bytes()))
-        html = html.replace("{{AUDIENCE}}", cfg.demo_audience).replace("{{WASM_READY}}", "yes" if wasm_dir else "no")
+        html = html.replace("{{AUDIENCE}}", cfg.demo_audience).replace(
+            "{{WASM_READY}}", "yes" if wasm_dir else "no"
+        )
         return Response(html, media_type="text/html; charset=utf-8", headers=_page_headers())
 
     @router.get("/app.js")
@@ -160,8 +192,12 @@ def build_demo(app: FastAPI, relay: Relay) -> None:
         """Demo only: enrol this browser's key for a new demo subject."""
         ip = request.client.host if request.client else "?"
         if not relay.limiter.hit_subject(f"demo-enroll:{ip}").allowed:
-            raise RelayError(errors.RATE_LIMITED, "too many enrolments from this address", headers={"Retry-After": "60"})
-        body = await read_body(request, limit=4096, media_types=("application/json",), timeout_s=cfg.body_timeout_s)
+            raise RelayError(
+                errors.RATE_LIMITED, "too many enrolments from this address", headers={"Retry-After": "60"}
+            )
+        body = await read_body(
+            request, limit=4096, media_types=("application/json",), timeout_s=cfg.body_timeout_s
+        )
         try:
             public_key = json.loads(body)["publicKey"]
             assert isinstance(public_key, str)
@@ -169,12 +205,16 @@ def build_demo(app: FastAPI, relay: Relay) -> None:
             raise RelayError(errors.INVALID_REQUEST, 'expected {"publicKey": "<base64>"}') from None
         vk = parse_public_key(public_key)
         subject = "demo:" + secrets.token_hex(8)
-        rec = relay.registry.enroll(subject, vk.to_bytes(), key_id=vk.key_id, label="demo browser key", now_ms=relay.clock())
+        rec = relay.registry.enroll(
+            subject, vk.to_bytes(), key_id=vk.key_id, label="demo browser key", now_ms=relay.clock()
+        )
         return json_response({"subject": subject, "keyId": rec.key_id, "enrollmentId": rec.id}, 201)
 
     @router.post("/api/challenge")
     async def challenge(request: Request) -> Response:
-        body = await read_body(request, limit=4096, media_types=("application/json",), timeout_s=cfg.body_timeout_s)
+        body = await read_body(
+            request, limit=4096, media_types=("application/json",), timeout_s=cfg.body_timeout_s
+        )
         try:
             json.loads(body)
         except ValueError:
@@ -185,8 +225,9 @@ def build_demo(app: FastAPI, relay: Relay) -> None:
     @router.post("/api/transfer")
     async def transfer(request: Request) -> Response:
         """The proxy between page and backend; compromised, it raises the amount in transit."""
-        body = await read_body(request, limit=cfg.max_body_bytes, media_types=("application/json",),
-                               timeout_s=cfg.body_timeout_s)
+        body = await read_body(
+            request, limit=cfg.max_body_bytes, media_types=("application/json",), timeout_s=cfg.body_timeout_s
+        )
         header = request.headers.get(PROOF_HEADER)
         compromised = request.headers.get("x-demo-compromised-proxy") == "1"
         sent_amount = _amount(body)
@@ -198,10 +239,16 @@ def build_demo(app: FastAPI, relay: Relay) -> None:
             answer = r.json()
         except ValueError:
             answer = {"raw": r.text}
-        return json_response({
-            "proxy": {"compromised": compromised, "sentAmount": sent_amount, "forwardedAmount": _amount(body)},
-            "backend": {"status": r.status_code, "body": answer},
-        })
+        return json_response(
+            {
+                "proxy": {
+                    "compromised": compromised,
+                    "sentAmount": sent_amount,
+                    "forwardedAmount": _amount(body),
+                },
+                "backend": {"status": r.status_code, "body": answer},
+            }
+        )
 
     app.include_router(router)
 
@@ -224,4 +271,3 @@ def _tamper(body: bytes, header: str) -> tuple[bytes, str]:
     except Exception:  # not our demo's shape: forward unchanged
         return body, header
     return json.dumps(transfer).encode(), encode_header(json.dumps(proof).encode())
-

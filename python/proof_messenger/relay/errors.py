@@ -31,7 +31,9 @@ INPUT_TOO_LARGE = "input_too_large"
 
 # --- verdict codes the relay adds (a 200 verdict with valid=false) ---------------
 CHALLENGE_UNKNOWN = "challenge_unknown"  # require_challenge is on and the nonce was never issued
-CHALLENGE_MISMATCH = "challenge_binding_mismatch"  # the challenge was issued for another subject/audience
+CHALLENGE_BINDING_MISMATCH = (
+    "challenge_binding_mismatch"  # the challenge was issued for another subject/audience
+)
 CHALLENGE_EXPIRED = "challenge_expired"  # the challenge's own expiry has passed
 # nonce_replayed is a core code (shared with every binding), produced here.
 NONCE_REPLAYED = "nonce_replayed"
@@ -64,7 +66,7 @@ SERVICE_CODES: tuple[str, ...] = (
     SERVICE_UNAVAILABLE,
     INTERNAL_ERROR,
     CHALLENGE_UNKNOWN,
-    CHALLENGE_MISMATCH,
+    CHALLENGE_BINDING_MISMATCH,
     CHALLENGE_EXPIRED,
 )
 

@@ -3,7 +3,7 @@
 Fields are flat and stable for a SIEM: ``ts`` (RFC 3339, UTC), ``event``,
 ``outcome`` (``success``/``failure``), ``valid``, ``code``, ``client``,
 ``subject``, ``keyId``, ``enrollmentId``, ``audience``, ``nonce``,
-``proofTimestamp``, ``contextDigest``, ``challenge``, ``receiptId``,
+``proofTimestamp``, ``contextDigest``, ``receiptId``,
 ``requestId``, ``remoteAddr``. Never a signature, a bearer key or an admin
 token; the verified ``context`` only when ``log_context`` is on.
 
@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
+import stat
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from .decision import Decision, b64url
+from .decision import Decision
 
 LOGGER_NAME = "proof_messenger.decisions"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
@@ -54,8 +57,11 @@ class DecisionEvents:
         logger = self.logger
         if not logger.isEnabledFor(logging.INFO):
             return
+        # One LogRecord per decision, its constant attributes computed once per call
+        # (LogRecord.__init__ looks up the time, thread, process and caller each time).
+        template = vars(logger.makeRecord(logger.name, logging.INFO, __file__, 0, "", (), None))
         for d in decisions:
-            event = {
+            event: dict[str, Any] = {
                 "ts": _rfc3339(d.decided_at_ms),
                 "event": "proof_messenger.decision",
                 "outcome": "success" if d.valid else "failure",
@@ -68,30 +74,43 @@ class DecisionEvents:
                 "audience": d.audience,
                 "nonce": d.nonce,
                 "proofTimestamp": d.timestamp_ms,
-                "contextDigest": b64url(d.context_digest),
+                "contextDigest": d.context_digest_b64,
                 "receiptId": d.receipt_id,
                 "requestId": request_id,
                 "remoteAddr": remote_addr,
             }
             if self.log_context and d.context is not None:
                 event["context"] = d.context
-            # makeRecord + handle: what logger.info does, minus the caller lookup
-            # (a stack walk per line that a decision event does not need).
-            logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, _dumps(event), (), None))
-        for handler in logger.handlers:
+            record = logging.LogRecord.__new__(logging.LogRecord)
+            record.__dict__.update(template)
+            record.msg = _dumps(event)
+            logger.handle(record)
+
+    def flush(self) -> None:
+        """Writes out what :meth:`emit` queued (the pipeline calls it once per request group)."""
+        for handler in self.logger.handlers:
             if isinstance(handler, DecisionLogHandler):
                 handler.flush_now()
 
 
-class DecisionLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes decision lines without a flush per line: :meth:`DecisionEvents.emit`
-    flushes once per request group. The audit log, not this stream, is the
-    durable record. A file target is reopened when logrotate moves it."""
+class DecisionLogHandler(logging.Handler):
+    """Collects decision lines and writes them when :meth:`DecisionEvents.emit`
+    flushes (once per request group) — whole lines per ``write(2)``, at most
+    PIPE_BUF bytes when the target is a pipe, so several relay workers sharing
+    one stdout or one file never interleave inside a line. The audit log, not
+    this stream, is the durable record. A file is reopened when logrotate moves it."""
 
     def __init__(self, target: str) -> None:
+        super().__init__()
         self.path = None if target == "-" else target
-        super().__init__(sys.stdout if self.path is None else open(target, "a", encoding="utf-8"))  # noqa: SIM115
+        self._fd = sys.stdout.fileno() if self.path is None else self._open()
+        mode = os.fstat(self._fd).st_mode
+        self._chunk = select.PIPE_BUF if (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)) else 1 << 20
+        self._lines: list[bytes] = []
         self._ino = self._stat()
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)  # type: ignore[arg-type]
 
     def _stat(self) -> tuple[int, int] | None:
         if self.path is None:
@@ -102,23 +121,45 @@ class DecisionLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return None
         return st.st_dev, st.st_ino
 
-    def flush(self) -> None:  # called by StreamHandler.emit after every record: defer
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append((self.format(record) + "\n").encode("utf-8", "backslashreplace"))
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.flush_now()
 
     def flush_now(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            self.stream.flush()
+            lines, self._lines = self._lines, []
+            chunk: list[bytes] = []
+            size = 0
+            for line in lines:
+                if chunk and size + len(line) > self._chunk:
+                    self._write(b"".join(chunk))
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line)
+            if chunk:
+                self._write(b"".join(chunk))
             if self.path is not None and self._stat() != self._ino:
-                self.stream.close()
-                self.stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                os.close(self._fd)
+                self._fd = self._open()
                 self._ino = self._stat()
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
 
     def close(self) -> None:
         try:
             self.flush_now()
         finally:
-            if self.path is not None:
-                self.stream.close()
+            if self.path is not None and self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
             super().close()
 
 

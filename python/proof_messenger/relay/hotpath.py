@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -153,9 +154,13 @@ class VerifyEndpoints:
         headers = _headers(scope)
         token = bearer(headers)
         if token is None:  # no credentials: refused before the body is read
-            raise RelayError(errors.UNAUTHORIZED, "missing bearer API key", headers={"WWW-Authenticate": _WWW_AUTH})
+            raise RelayError(
+                errors.UNAUTHORIZED, "missing bearer API key", headers={"WWW-Authenticate": _WWW_AUTH}
+            )
         limit, media = self._limits[path]
-        body = await read_asgi_body(headers, receive, limit=limit, media_types=media, timeout_s=cfg.body_timeout_s)
+        body = await read_asgi_body(
+            headers, receive, limit=limit, media_types=media, timeout_s=cfg.body_timeout_s
+        )
         if path == VERIFY:
             bodies = [body]
         else:
@@ -173,15 +178,24 @@ class VerifyEndpoints:
             request_id=scope.get("pm.request_id"),
             remote_addr=client[0] if client else None,
         )
+        started = time.perf_counter()
         with relay.store_errors():
             await self.coalescer.run(job)
+        metrics = relay.metrics
+        metrics.verify_latency.labels(path).observe(time.perf_counter() - started)
+        if path == VERIFY_BATCH:
+            metrics.batch_size.observe(len(bodies))
         if job.error is not None:
             raise job.error
         await relay.durable()
         if path == VERIFY:
             return 200, job.decisions[0].verdict()
         n_valid = sum(1 for d in job.decisions if d.valid)
-        return 200, {"results": [d.verdict() for d in job.decisions], "valid": n_valid, "invalid": len(job.decisions) - n_valid}
+        return 200, {
+            "results": [d.verdict() for d in job.decisions],
+            "valid": n_valid,
+            "invalid": len(job.decisions) - n_valid,
+        }
 
     def _authenticator(self, token: str) -> Callable[[], ApiClient]:
         clients = self.relay.clients
@@ -189,7 +203,9 @@ class VerifyEndpoints:
         def authenticate() -> ApiClient:
             client = clients.authenticate(token)
             if client is None:
-                raise RelayError(errors.UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": _WWW_AUTH})
+                raise RelayError(
+                    errors.UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": _WWW_AUTH}
+                )
             return client
 
         return authenticate
@@ -220,13 +236,19 @@ def openapi_paths(max_batch_count: int) -> dict[str, Any]:
                 "summary": "Verify one proof",
                 "operationId": "verify_proof",
                 "description": (
-                    "The body is the proof JSON. A malformed proof is 400 with the core's code; every later "
-                    "check yields 200 with a verdict (valid=false and a code when a check failed) and an audit "
-                    "receipt. The proof must be addressed to the client's audience."
+                    "The body is the proof JSON. A malformed proof is 400 with the core's code; every "
+                    "later check yields 200 with a verdict (valid=false and a code when a check failed) "
+                    "and an audit receipt. The proof must be addressed to the client's audience."
                 ),
                 "security": [{"apiKey": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Proof")}}},
-                "responses": {"200": {"description": "A verdict", "content": {"application/json": {"schema": ref("Verdict")}}}, **common},
+                "responses": {
+                    "200": {
+                        "description": "A verdict",
+                        "content": {"application/json": {"schema": ref("Verdict")}},
+                    },
+                    **common,
+                },
             }
         },
         VERIFY_BATCH: {
@@ -235,9 +257,10 @@ def openapi_paths(max_batch_count: int) -> dict[str, Any]:
                 "summary": "Verify many proofs (NDJSON, one proof per line)",
                 "operationId": "verify_batch",
                 "description": (
-                    f"Up to max_batch_count proofs (default {max_batch_count}), one JSON proof per line "
-                    "(application/x-ndjson). Every line gets a verdict, in order; a malformed line or a subject "
-                    "over its rate limit is that line's verdict. The client's rate limit is charged one unit per proof."
+                    f"Up to max_batch_count proofs (default {max_batch_count}), one JSON proof per "
+                    "line (application/x-ndjson). Every line gets a verdict, in order; a malformed line "
+                    "or a subject over its rate limit is that line's verdict. The client's rate limit "
+                    "is charged one unit per proof."
                 ),
                 "security": [{"apiKey": []}],
                 "requestBody": {
@@ -245,7 +268,10 @@ def openapi_paths(max_batch_count: int) -> dict[str, Any]:
                     "content": {schemas.NDJSON: {"schema": {"type": "array", "items": ref("Proof")}}},
                 },
                 "responses": {
-                    "200": {"description": "One verdict per line", "content": {"application/json": {"schema": ref("BatchVerdicts")}}},
+                    "200": {
+                        "description": "One verdict per line",
+                        "content": {"application/json": {"schema": ref("BatchVerdicts")}},
+                    },
                     **common,
                 },
             }

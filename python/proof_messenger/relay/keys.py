@@ -26,6 +26,9 @@ from typing import Any, Protocol
 
 from .db import Database
 
+# SQL text here interpolates only constant column lists and "?" placeholders (S608 noqa);
+# every value is a bound parameter.
+
 
 class AlreadyEnrolled(Exception):
     """The key is already enrolled (and not revoked) for the subject."""
@@ -85,7 +88,7 @@ class KeyRegistry(Protocol):
 
     def get(self, enrollment_id: str) -> KeyRecord | None: ...
 
-    def list(
+    def list_keys(
         self, *, subject: str | None = None, include_revoked: bool = False, limit: int = 100, offset: int = 0
     ) -> list[KeyRecord]: ...
 
@@ -142,28 +145,44 @@ class SqlKeyRegistry:
         now_ms: int,
     ) -> KeyRecord:
         rec = KeyRecord(
-            "key_" + secrets.token_hex(10), subject, key_id, bytes(public_key), label,
-            not_before_ms, not_after_ms, now_ms, None,
+            "key_" + secrets.token_hex(10),
+            subject,
+            key_id,
+            bytes(public_key),
+            label,
+            not_before_ms,
+            not_after_ms,
+            now_ms,
+            None,
         )
         with self.db.transaction() as tx:
             row = tx.execute(
-                f"SELECT {_COLUMNS} FROM pm_keys WHERE subject = ? AND key_id = ? AND revoked_at_ms IS NULL",
+                f"SELECT {_COLUMNS} FROM pm_keys WHERE subject = ? AND key_id = ? AND revoked_at_ms IS NULL",  # noqa: S608
                 (subject, key_id),
             ).fetchone()
             if row is not None:
                 raise AlreadyEnrolled(_record(row))
             tx.execute(
-                f"INSERT INTO pm_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (rec.id, rec.subject, rec.key_id, rec.public_key, rec.label,
-                 rec.not_before_ms, rec.not_after_ms, rec.created_at_ms, None),
+                f"INSERT INTO pm_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                (
+                    rec.id,
+                    rec.subject,
+                    rec.key_id,
+                    rec.public_key,
+                    rec.label,
+                    rec.not_before_ms,
+                    rec.not_after_ms,
+                    rec.created_at_ms,
+                    None,
+                ),
             )
         return rec
 
     def get(self, enrollment_id: str) -> KeyRecord | None:
-        row = self.db.query_one(f"SELECT {_COLUMNS} FROM pm_keys WHERE id = ?", (enrollment_id,))
+        row = self.db.query_one(f"SELECT {_COLUMNS} FROM pm_keys WHERE id = ?", (enrollment_id,))  # noqa: S608
         return None if row is None else _record(row)
 
-    def list(
+    def list_keys(
         self, *, subject: str | None = None, include_revoked: bool = False, limit: int = 100, offset: int = 0
     ) -> list[KeyRecord]:
         where, params = [], []
@@ -172,7 +191,7 @@ class SqlKeyRegistry:
             params.append(subject)
         if not include_revoked:
             where.append("revoked_at_ms IS NULL")
-        sql = f"SELECT {_COLUMNS} FROM pm_keys"
+        sql = f"SELECT {_COLUMNS} FROM pm_keys"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at_ms, id LIMIT ? OFFSET ?"
@@ -181,7 +200,8 @@ class SqlKeyRegistry:
     def revoke(self, enrollment_id: str, *, now_ms: int) -> KeyRecord | None:
         # Idempotent: the first revocation time is kept.
         self.db.execute(
-            "UPDATE pm_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL", (now_ms, enrollment_id)
+            "UPDATE pm_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+            (now_ms, enrollment_id),
         )
         return self.get(enrollment_id)
 
@@ -192,8 +212,10 @@ class SqlKeyRegistry:
             chunk = wanted[i : i + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
             rows = self.db.query_all(
-                f"SELECT {_COLUMNS} FROM pm_keys WHERE subject IN ({marks}) AND revoked_at_ms IS NULL"
-                " AND (not_before_ms IS NULL OR not_before_ms <= ?) AND (not_after_ms IS NULL OR not_after_ms > ?)",
+                f"SELECT {_COLUMNS} FROM pm_keys"  # noqa: S608
+                f" WHERE subject IN ({marks}) AND revoked_at_ms IS NULL"
+                " AND (not_before_ms IS NULL OR not_before_ms <= ?)"
+                " AND (not_after_ms IS NULL OR not_after_ms > ?)",
                 (*chunk, now_ms, now_ms),
             )
             for row in rows:

@@ -21,14 +21,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
-    RateLimiter as _Strategy,
     SlidingWindowCounterRateLimiter,
 )
+from limits.strategies import (
+    RateLimiter as _Strategy,
+)
+
 
 class _MemoryStorage(MemoryStorage):
     """limits' in-process storage, purging expired counters at most once a second.
@@ -50,7 +53,8 @@ class _MemoryStorage(MemoryStorage):
         if now >= self._next_purge:
             self._next_purge = now + self._PURGE_EVERY_S
             if not self.timer.is_alive():
-                self.timer = threading.Timer(self._PURGE_EVERY_S, self._MemoryStorage__expire_events)
+                expire = getattr(self, "_MemoryStorage__expire_events")  # noqa: B009 (name-mangled)
+                self.timer = threading.Timer(self._PURGE_EVERY_S, expire)
                 self.timer.daemon = True
                 self.timer.start()
 
@@ -71,6 +75,10 @@ class RateDecision:
 ALLOWED = RateDecision(True)
 
 
+def _share(item: RateLimitItem, n: int) -> RateLimitItem:
+    return item if n <= 1 else type(item)(max(1, item.amount // n), item.multiples, item.namespace)
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -80,23 +88,27 @@ class RateLimiter:
         strategy: str = "sliding-window",
         redis_url: str | None = None,
         key_prefix: str = "pm-limits",
+        share_of: int = 1,
     ) -> None:
+        """``share_of``: with in-process storage and N worker processes, each worker
+        enforces 1/N of every limit (Redis storage is shared: exact limits)."""
         self.storage: Storage
         if redis_url:
-            self.storage = storage_from_string(redis_url, key_prefix=key_prefix)
+            self.storage = storage_from_string(redis_url, key_prefix=key_prefix)  # type: ignore[assignment]
+            share_of = 1
         else:
             self.storage = _MemoryStorage()
         self._strategy = _STRATEGIES[strategy](self.storage)
-        self._client_items = parse_many(client_limit)
-        self._subject_items = parse_many(subject_limit)
+        self._client_items = [_share(i, share_of) for i in parse_many(client_limit)]
+        self._subject_items = [_share(i, share_of) for i in parse_many(subject_limit)]
 
     def hit_client(self, client_id: str, cost: int = 1) -> RateDecision:
         return self._hit(self._client_items, "client", client_id, cost)
 
-    def hit_subject(self, subject: str) -> RateDecision:
-        return self._hit(self._subject_items, "subject", subject, 1)
+    def hit_subject(self, subject: str, cost: int = 1) -> RateDecision:
+        return self._hit(self._subject_items, "subject", subject, cost)
 
-    def _hit(self, items: list, scope: str, ident: str, cost: int) -> RateDecision:
+    def _hit(self, items: list[RateLimitItem], scope: str, ident: str, cost: int) -> RateDecision:
         for item in items:
             if cost > item.amount:
                 # Larger than the whole budget: can never pass; wait a full window.

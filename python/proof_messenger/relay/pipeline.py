@@ -45,7 +45,7 @@ from .replay import Challenge, Claim, ReplayStore
 _REPLAY_DETAIL = {
     errors.NONCE_REPLAYED: "this nonce was already accepted once",
     errors.CHALLENGE_UNKNOWN: "the nonce is not a challenge issued by this relay",
-    errors.CHALLENGE_MISMATCH: "the challenge was issued for another subject or audience",
+    errors.CHALLENGE_BINDING_MISMATCH: "the challenge was issued for another subject or audience",
     errors.CHALLENGE_EXPIRED: "the challenge has expired",
 }
 
@@ -119,7 +119,9 @@ class Pipeline:
 
     def parse(self, data: bytes) -> pm.Proof:
         """Structure, field formats and the algorithm allowlist: the core parser."""
-        return pm.Proof.from_json(data, max_bytes=self.policy.max_proof_bytes, max_depth=self.policy.max_depth)
+        return pm.Proof.from_json(
+            data, max_bytes=self.policy.max_proof_bytes, max_depth=self.policy.max_depth
+        )
 
     def run(
         self,
@@ -176,6 +178,15 @@ class Pipeline:
             clients.append(client)
         self._charge_clients(jobs, clients)
 
+        waits = self._subject_waits(
+            [
+                (j, i, p.subject)
+                for j, items in enumerate(parsed)
+                if clients[j] is not None
+                for i, p in enumerate(items)
+                if isinstance(p, pm.Proof) and p.subject is not None
+            ]
+        )
         decisions: list[list[Decision | None]] = []
         pending: list[tuple[int, int, pm.Proof]] = []  # (job, item, proof) for the core
         for j, job in enumerate(jobs):
@@ -187,61 +198,83 @@ class Pipeline:
             for i, p in enumerate(parsed[j]):
                 if isinstance(p, pm.ProofMessengerError):
                     row[i] = Decision(False, p.code, p.detail, client.audience, now, client.id)
-                elif p.subject is not None and (wait := self._subject_wait(p.subject)):
+                elif wait := waits.get((j, i), 0):
                     if job.single:
                         job.error = RelayError(
-                            errors.RATE_LIMITED, "subject rate limit exceeded", headers={"Retry-After": str(wait)}
+                            errors.RATE_LIMITED,
+                            "subject rate limit exceeded",
+                            headers={"Retry-After": str(wait)},
                         )
                         break
-                    row[i] = _from_proof(p, errors.RATE_LIMITED, "too many proofs for this subject", client, now)
+                    row[i] = _from_proof(
+                        p, errors.RATE_LIMITED, "too many proofs for this subject", client, now
+                    )
                 else:
                     pending.append((j, i, p))
         pending = [t for t in pending if jobs[t[0]].error is None]
 
         # -- 3-6. key authenticity, audience, freshness, signature: the core decides --
         if pending:
-            enrolled = self.registry.active_keys({p.subject for _, _, p in pending if p.subject is not None}, now_ms=now)
+            owners: list[ApiClient] = [clients[j] for j, _, _ in pending]  # type: ignore[misc]
+            enrolled = self.registry.active_keys(
+                {p.subject for _, _, p in pending if p.subject is not None}, now_ms=now
+            )
             trusted = {s: [self._keys.get(r.public_key) for r in recs] for s, recs in enrolled.items()}
-            resolver = lambda subject: trusted.get(subject, ())  # noqa: E731
+
+            def resolver(subject: str) -> list[pm.VerifyingKey]:
+                return trusted.get(subject, [])
+
             by_audience: dict[str, list[int]] = {}
-            for k, (j, _, _) in enumerate(pending):
-                by_audience.setdefault(clients[j].audience, []).append(k)  # type: ignore[union-attr]
-            results: list[Any] = [None] * len(pending)
+            for k, owner in enumerate(owners):
+                by_audience.setdefault(owner.audience, []).append(k)
+            results: list[pm.VerificationResult] = [None] * len(pending)  # type: ignore[list-item]
+            policy = self.policy
             for audience, ks in by_audience.items():
-                opts = dict(
-                    audience=audience, resolver=resolver, now_ms=now, max_age_ms=self.policy.max_age_ms,
-                    max_skew_ms=self.policy.max_skew_ms, max_bytes=self.policy.max_proof_bytes,
-                    max_depth=self.policy.max_depth,
-                )
+                opts: dict[str, Any] = {
+                    "audience": audience,
+                    "resolver": resolver,
+                    "now_ms": now,
+                    "max_age_ms": policy.max_age_ms,
+                    "max_skew_ms": policy.max_skew_ms,
+                    "max_bytes": policy.max_proof_bytes,
+                    "max_depth": policy.max_depth,
+                }
                 if len(ks) == 1:
                     out = [pm.verify(pending[ks[0]][2], **opts)]
                 else:
                     out = pm.verify_batch([pending[k][2] for k in ks], **opts)
-                for k, res in zip(ks, out):
+                for k, res in zip(ks, out, strict=True):
                     results[k] = res
 
             # -- 7. replay: only proofs the core accepted may consume a nonce -----------
             valid = [k for k, r in enumerate(results) if r.valid]
             claims = [
-                Claim(results[k].subject, clients[pending[k][0]].audience, results[k].nonce,  # type: ignore[union-attr]
-                      results[k].expires_at_ms + self.policy.max_skew_ms)
+                Claim(
+                    str(results[k].subject),
+                    owners[k].audience,
+                    str(results[k].nonce),
+                    int(results[k].expires_at_ms or now) + policy.max_skew_ms,
+                )
                 for k in valid
             ]
-            replay = dict(zip(valid, self.replay.consume(claims, now_ms=now, require_challenge=self.policy.require_challenge)))
+            consumed = self.replay.consume(claims, now_ms=now, require_challenge=policy.require_challenge)
+            replay = dict(zip(valid, consumed, strict=True))
             for k, (j, i, _) in enumerate(pending):
-                res, client = results[k], clients[j]
+                res, owner = results[k], owners[k]
                 code = replay[k] if res.valid else res.code
                 ok = code is None
                 decisions[j][i] = Decision(
                     valid=ok,
                     code=code,
                     detail=_REPLAY_DETAIL.get(code or "") if res.valid else res.detail,
-                    audience=client.audience,  # type: ignore[union-attr]
+                    audience=owner.audience,
                     decided_at_ms=now,
-                    client_id=client.id,  # type: ignore[union-attr]
+                    client_id=owner.id,
                     subject=res.subject,
                     key_id=res.key_id,
-                    enrollment_id=_enrollment(enrolled.get(res.subject or ""), res.key_id) if res.valid else None,
+                    enrollment_id=_enrollment(enrolled.get(res.subject or ""), res.key_id)
+                    if res.valid
+                    else None,
                     nonce=res.nonce,
                     timestamp_ms=res.timestamp_ms,
                     context=res.context if ok else None,
@@ -255,10 +288,12 @@ class Pipeline:
             if job.error is None:
                 job.decisions = decisions[j]  # type: ignore[assignment]
                 done.extend(job.decisions)
-        self.audit.append_many(done)
+        for decision, receipt in zip(done, self.audit.append_many(done), strict=True):
+            decision.receipt_id = receipt.id
         for job in jobs:
             if job.error is None:
                 self.events.emit(job.decisions, request_id=job.request_id, remote_addr=job.remote_addr)
+        self.events.flush()
         if self.metrics:
             self.metrics.count_decisions((d.valid, d.code) for d in done)
 
@@ -282,7 +317,10 @@ class Pipeline:
             if client is not None:
                 per_client.setdefault(client.id, []).append(j)
         for client_id, js in per_client.items():
-            if len(js) > 1 and self.limiter.hit_client(client_id, sum(len(jobs[j].bodies) for j in js)).allowed:
+            if (
+                len(js) > 1
+                and self.limiter.hit_client(client_id, sum(len(jobs[j].bodies) for j in js)).allowed
+            ):
                 continue
             for j in js:
                 try:
@@ -297,24 +335,47 @@ class Pipeline:
         if not rd.allowed:
             if self.metrics:
                 self.metrics.rate_limited.labels("client").inc()
-            raise RelayError(errors.RATE_LIMITED, "client rate limit exceeded", headers={"Retry-After": str(rd.retry_after_s)})
+            raise RelayError(
+                errors.RATE_LIMITED,
+                "client rate limit exceeded",
+                headers={"Retry-After": str(rd.retry_after_s)},
+            )
 
-    def _subject_wait(self, subject: str) -> int:
-        """0 if the subject may submit another proof now, else seconds to wait."""
-        if self.limiter is None:
-            return 0
-        rd = self.limiter.hit_subject(subject)
-        if rd.allowed:
-            return 0
-        if self.metrics:
-            self.metrics.rate_limited.labels("subject").inc()
-        return rd.retry_after_s
+    def _subject_waits(self, items: list[tuple[int, int, str]]) -> dict[tuple[int, int], int]:
+        """Per-subject rate limit, one unit per proof; returns the seconds to wait for
+        each (job, item) over the limit. A subject's proofs in one group are
+        charged together when they fit (one limiter call per subject)."""
+        if self.limiter is None or not items:
+            return {}
+        by_subject: dict[str, list[tuple[int, int]]] = {}
+        for j, i, subject in items:
+            by_subject.setdefault(subject, []).append((j, i))
+        waits: dict[tuple[int, int], int] = {}
+        for subject, keys in by_subject.items():
+            if len(keys) > 1 and self.limiter.hit_subject(subject, len(keys)).allowed:
+                continue
+            for key in keys:
+                rd = self.limiter.hit_subject(subject)
+                if not rd.allowed:
+                    waits[key] = rd.retry_after_s
+        if waits and self.metrics:
+            self.metrics.rate_limited.labels("subject").inc(len(waits))
+        return waits
 
 
 def _from_proof(p: pm.Proof, code: str, detail: str, client: ApiClient, now: int) -> Decision:
     return Decision(
-        False, code, detail, client.audience, now, client.id,
-        subject=p.subject, key_id=p.key_id, nonce=p.nonce, timestamp_ms=p.timestamp_ms, context_digest=p.context_digest,
+        False,
+        code,
+        detail,
+        client.audience,
+        now,
+        client.id,
+        subject=p.subject,
+        key_id=p.key_id,
+        nonce=p.nonce,
+        timestamp_ms=p.timestamp_ms,
+        context_digest=p.context_digest,
         signed_digest=p.signed_digest,
     )
 

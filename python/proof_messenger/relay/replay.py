@@ -34,6 +34,9 @@ from typing import Any, Protocol
 from . import errors
 from .db import Database
 
+# SQL text here interpolates only constant column lists and "?" placeholders (S608 noqa);
+# every value is a bound parameter.
+
 # Expired challenges stay known this long, so that a late proof is told
 # "challenge_expired" rather than treated as carrying a client nonce.
 CHALLENGE_GRACE_MS = 600_000
@@ -57,13 +60,20 @@ class Challenge:
     expires_at_ms: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"nonce": self.nonce, "subject": self.subject, "audience": self.audience, "expiresAt": self.expires_at_ms}
+        return {
+            "nonce": self.nonce,
+            "subject": self.subject,
+            "audience": self.audience,
+            "expiresAt": self.expires_at_ms,
+        }
 
 
 class ReplayStore(Protocol):
     def issue_challenge(self, subject: str, audience: str, *, ttl_ms: int, now_ms: int) -> Challenge: ...
 
-    def consume(self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False) -> list[str | None]:
+    def consume(
+        self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False
+    ) -> list[str | None]:
         """Atomically consumes each claim in order: None if accepted, else a verdict code
         (``nonce_replayed``, ``challenge_unknown``, ``challenge_binding_mismatch``, ``challenge_expired``)."""
         ...
@@ -132,7 +142,9 @@ class SqlReplayStore:
         )
         return ch
 
-    def consume(self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False) -> list[str | None]:
+    def consume(
+        self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False
+    ) -> list[str | None]:
         if not claims:
             return []
         if len(claims) == 1:
@@ -152,17 +164,21 @@ class SqlReplayStore:
         challenges: dict[str, tuple[str, int]] = {}
         for chunk in _chunks([c.nonce for c in claims]):
             rows = tx.execute(
-                f"SELECT nonce, binding, expires_at_ms FROM pm_challenges WHERE nonce IN ({_marks(len(chunk))})", chunk
+                "SELECT nonce, binding, expires_at_ms FROM pm_challenges"  # noqa: S608
+                f" WHERE nonce IN ({_marks(len(chunk))})",
+                chunk,
             ).fetchall()
             challenges.update({r[0]: (r[1], r[2]) for r in rows})
         used: list[str] = []
-        to_insert: dict[tuple[str, str], tuple[int, int]] = {}  # (scope, nonce) -> (first claim index, expiry)
+        to_insert: dict[
+            tuple[str, str], tuple[int, int]
+        ] = {}  # (scope, nonce) -> (first claim index, expiry)
         for i, c in enumerate(claims):
             scope = _scope(c.subject)
             ch = challenges.get(c.nonce)
             if ch is not None:
                 if ch[0] != _binding(c.subject, c.audience):
-                    out[i] = errors.CHALLENGE_MISMATCH
+                    out[i] = errors.CHALLENGE_BINDING_MISMATCH
                     continue
                 if ch[1] < now_ms:
                     out[i] = errors.CHALLENGE_EXPIRED
@@ -170,16 +186,21 @@ class SqlReplayStore:
                 used.append(c.nonce)
             elif require_challenge:
                 seen = tx.execute(
-                    "SELECT 1 FROM pm_nonces WHERE scope = ? AND nonce = ? AND expires_at_ms >= ?", (scope, c.nonce, now_ms)
+                    "SELECT 1 FROM pm_nonces WHERE scope = ? AND nonce = ? AND expires_at_ms >= ?",
+                    (scope, c.nonce, now_ms),
                 ).fetchone()
-                out[i] = errors.NONCE_REPLAYED if seen or (scope, c.nonce) in to_insert else errors.CHALLENGE_UNKNOWN
+                out[i] = (
+                    errors.NONCE_REPLAYED
+                    if seen or (scope, c.nonce) in to_insert
+                    else errors.CHALLENGE_UNKNOWN
+                )
                 continue
             if (scope, c.nonce) in to_insert:  # the same nonce twice in one group: the first wins
                 out[i] = errors.NONCE_REPLAYED
                 continue
             to_insert[(scope, c.nonce)] = (i, max(c.expires_at_ms, now_ms))
         for chunk in _chunks(used):
-            tx.execute(f"DELETE FROM pm_challenges WHERE nonce IN ({_marks(len(chunk))})", chunk)
+            tx.execute(f"DELETE FROM pm_challenges WHERE nonce IN ({_marks(len(chunk))})", chunk)  # noqa: S608
         accepted: set[tuple[str, str]] = set()
         items = list(to_insert.items())
         for k in range(0, len(items), _CHUNK):
@@ -188,7 +209,7 @@ class SqlReplayStore:
             for (scope, nonce), (_, expiry) in part:
                 params += (scope, nonce, expiry)
             rows = tx.execute(
-                "INSERT INTO pm_nonces (scope, nonce, expires_at_ms) VALUES "
+                "INSERT INTO pm_nonces (scope, nonce, expires_at_ms) VALUES "  # noqa: S608
                 + ", ".join(["(?, ?, ?)"] * len(part))
                 + " ON CONFLICT (scope, nonce) DO UPDATE SET expires_at_ms = excluded.expires_at_ms"
                 " WHERE pm_nonces.expires_at_ms < ? RETURNING scope, nonce",
@@ -243,7 +264,10 @@ class RedisReplayStore:
 
         self.prefix = prefix
         self.client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout_s, socket_connect_timeout=socket_timeout_s, health_check_interval=30
+            url,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=socket_timeout_s,
+            health_check_interval=30,
         )
         self._script = self.client.register_script(_CONSUME_LUA)
 
@@ -254,19 +278,27 @@ class RedisReplayStore:
     def issue_challenge(self, subject: str, audience: str, *, ttl_ms: int, now_ms: int) -> Challenge:
         ch = Challenge(new_nonce(), subject, audience, now_ms + ttl_ms)
         key = f"{self.prefix}{{{ch.nonce}}}:c"
-        self.client.set(key, f"{ch.expires_at_ms}:{_binding(subject, audience)}", px=ttl_ms + CHALLENGE_GRACE_MS, nx=True)
+        self.client.set(
+            key, f"{ch.expires_at_ms}:{_binding(subject, audience)}", px=ttl_ms + CHALLENGE_GRACE_MS, nx=True
+        )
         return ch
 
-    def consume(self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False) -> list[str | None]:
+    def consume(
+        self, claims: Sequence[Claim], *, now_ms: int, require_challenge: bool = False
+    ) -> list[str | None]:
         if not claims:
             return []
         req = "1" if require_challenge else "0"
         pipe = self.client.pipeline(transaction=False)
         for c in claims:
             ttl = max(c.expires_at_ms - now_ms, 1)
-            self._script(keys=self._keys(c), args=[_binding(c.subject, c.audience), ttl, now_ms, req], client=pipe)
+            self._script(
+                keys=self._keys(c), args=[_binding(c.subject, c.audience), ttl, now_ms, req], client=pipe
+            )
         results = pipe.execute()
-        return [None if r in (b"ok", "ok") else (r.decode() if isinstance(r, bytes) else str(r)) for r in results]
+        return [
+            None if r in (b"ok", "ok") else (r.decode() if isinstance(r, bytes) else str(r)) for r in results
+        ]
 
     def purge(self, *, now_ms: int) -> int:
         return 0  # Redis expires keys itself (PX)

@@ -30,7 +30,9 @@ class Proof(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Literal[1]
     algorithm: Literal["Ed25519"]
-    context: dict[str, Any] = Field(description='The signed business request; context["subject"] names the signer.')
+    context: dict[str, Any] = Field(
+        description='The signed business request; context["subject"] names the signer.'
+    )
     audience: str
     timestamp: int = Field(description="Unix time in milliseconds.")
     nonce: str = Field(description="base64url, 16 to 64 bytes.")
@@ -40,7 +42,9 @@ class Proof(BaseModel):
 
 class Verdict(_Strict):
     valid: bool = Field(description="True only if every check passed and the nonce was consumed now.")
-    code: str | None = Field(description="Reason code when invalid (core codes plus the relay's verdict codes).")
+    code: str | None = Field(
+        description="Reason code when invalid (core codes plus the relay's verdict codes)."
+    )
     detail: str | None
     subject: str | None
     keyId: str | None = Field(description="RFC 7638 thumbprint of the proof's key.")
@@ -73,7 +77,9 @@ class ChallengeOut(_Strict):
 
 class KeyEnrollRequest(_Strict):
     subject: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
-    publicKey: str = Field(min_length=1, max_length=4096, description="base64 raw 32 bytes or SPKI DER, or PEM.")
+    publicKey: str = Field(
+        min_length=1, max_length=4096, description="base64 raw 32 bytes or SPKI DER, or PEM."
+    )
     label: str | None = Field(default=None, max_length=256, pattern=_TEXT)
     notBefore: int | None = Field(default=None, ge=0, le=2**53)
     notAfter: int | None = Field(default=None, ge=0, le=2**53)

@@ -85,7 +85,11 @@ enum Stage {
     Pending(PreparedSignature),
 }
 
-fn run(items: &[(Kind<'_>, Trusted<'_>)], policy: &Policy, relying_party: Option<&RelyingParty>) -> Vec<Result<Verified>> {
+fn run(
+    items: &[(Kind<'_>, Trusted<'_>)],
+    policy: &Policy,
+    relying_party: Option<&RelyingParty>,
+) -> Vec<Result<Verified>> {
     let staged: Vec<Stage> = map(items, |(kind, trusted)| match kind {
         Kind::Ed25519(proof) => match check_policy(proof, trusted.keys, policy)
             .and_then(|key| PreparedSignature::new(key, proof.envelope().signed_digest(), proof.signature()))

@@ -371,7 +371,7 @@ fn item<'b>(d: &mut Decoder<'b>) -> Result<Item<'b>> {
     let cbor = |_| invalid_key("not well-formed CBOR");
     Ok(match d.datatype().map_err(cbor)? {
         Type::Bytes => Item::Bytes(d.bytes().map_err(cbor)?),
-        t if is_int(t) => d.i64().map(Item::Int).unwrap_or(Item::Other),
+        t if is_int(t) => Item::Int(d.i64().map_err(|_| invalid_key("integer parameter out of range"))?),
         _ => {
             d.skip().map_err(cbor)?;
             Item::Other

@@ -46,18 +46,29 @@ pub const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x6
 pub const PKCS8_PREFIX: [u8; 16] =
     [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
-/// Whether 32 bytes are the canonical encoding of a field element's y (`y < p`).
+/// Whether 32 bytes are a canonical point encoding in the sense of RFC 8032
+/// section 5.1.3: `y < p`, and the sign bit is clear when `x = 0`.
 ///
-/// `p = 2^255 - 19`, so the only non-canonical values are `p..2^255`: low
+/// `p = 2^255 - 19`, so the only non-canonical y values are `p..2^255`: low
 /// byte >= 0xed, all middle bytes 0xff, top byte 0x7f (ignoring the sign bit).
-fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+/// The points with `x = 0` are `y = 1` and `y = p - 1`; their encodings with
+/// the sign bit set are second spellings that decoding must refuse.
+fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
     let (first, rest) = (bytes[0], &bytes[1..31]);
-    !(first >= 0xed && rest.iter().all(|b| *b == 0xff) && bytes[31] & 0x7f == 0x7f)
+    let y_at_least_p = first >= 0xed && rest.iter().all(|b| *b == 0xff) && bytes[31] & 0x7f == 0x7f;
+    let mut negative_zero_x = [0u8; 32];
+    negative_zero_x[0] = 0x01;
+    negative_zero_x[31] = 0x80;
+    let identity_with_sign = *bytes == negative_zero_x;
+    let mut minus_one = [0xffu8; 32];
+    minus_one[0] = 0xec;
+    let minus_one_with_sign = *bytes == minus_one;
+    !(y_at_least_p || identity_with_sign || minus_one_with_sign)
 }
 
 /// Decodes a canonical encoding of a point that is not of small order.
 fn decode_point(bytes: &[u8; 32]) -> Option<(EdwardsPoint, bool)> {
-    if !is_canonical_y(bytes) {
+    if !is_canonical_encoding(bytes) {
         return None;
     }
     let point = CompressedEdwardsY(*bytes).decompress()?;
@@ -345,7 +356,14 @@ mod tests {
         // y = p (non-canonical encoding of y = 0).
         let y_p = hex32("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
         assert_eq!(PublicKey::from_bytes(&y_p).unwrap_err().code(), ErrorCode::InvalidPublicKey);
-        assert!(is_canonical_y(&hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")));
+        assert!(is_canonical_encoding(&hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")));
+        // x = 0 with the sign bit set: second spellings of the identity and of the order-2 point.
+        for bad in [
+            "0100000000000000000000000000000000000000000000000000000000000080",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ] {
+            assert_eq!(PublicKey::from_bytes(&hex32(bad)).unwrap_err().code(), ErrorCode::InvalidPublicKey, "{bad}");
+        }
     }
 
     #[test]

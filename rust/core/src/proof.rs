@@ -497,8 +497,7 @@ impl Members {
             return Err(Error::new(ErrorCode::InvalidField, "nonce: must be a string"));
         };
         let nonce_bytes = decode_nonce(&nonce)?;
-        let envelope =
-            Envelope::from_checked(algorithm, context, subject, audience, timestamp_ms, nonce, nonce_bytes);
+        let envelope = Envelope::from_checked(algorithm, context, subject, audience, timestamp_ms, nonce, nonce_bytes);
         Ok((algorithm, envelope))
     }
 }
@@ -508,8 +507,6 @@ impl Members {
 fn exact_integer(n: u64) -> Value {
     Number::from_u64(n).map(Value::Number).unwrap_or(Value::Null)
 }
-
-
 
 fn timestamp_error() -> Error {
     Error::new(ErrorCode::InvalidField, "timestamp: must be an integer in 0..=2^53-1 (Unix ms)")

@@ -283,7 +283,14 @@ impl Assertion {
         if let Some(handle) = &user_handle {
             check_user_handle(handle, "userHandle")?;
         }
-        Ok(Assertion::from_checked(credential_id, authenticator_data, client_data_json, client_data, signature, user_handle))
+        Ok(Assertion::from_checked(
+            credential_id,
+            authenticator_data,
+            client_data_json,
+            client_data,
+            signature,
+            user_handle,
+        ))
     }
 
     fn from_checked(
@@ -295,7 +302,15 @@ impl Assertion {
         user_handle: Option<Vec<u8>>,
     ) -> Assertion {
         let client_data_hash = Sha256::digest(&client_data_json).into();
-        Assertion { credential_id, authenticator_data, client_data_json, client_data, client_data_hash, signature, user_handle }
+        Assertion {
+            credential_id,
+            authenticator_data,
+            client_data_json,
+            client_data,
+            client_data_hash,
+            signature,
+            user_handle,
+        }
     }
 
     /// The credential id the authenticator used.
@@ -363,8 +378,14 @@ impl WebAuthnProof {
                 Some(handle)
             }
         };
-        let assertion =
-            Assertion::from_checked(credential_id, authenticator_data, client_data_json, client_data, signature, user_handle);
+        let assertion = Assertion::from_checked(
+            credential_id,
+            authenticator_data,
+            client_data_json,
+            client_data,
+            signature,
+            user_handle,
+        );
         Ok(WebAuthnProof { envelope: envelope.with_algorithm(Algorithm::WebAuthn), assertion })
     }
 
@@ -582,7 +603,10 @@ fn check_client_data(client_data: &ClientData, kind: &str, challenge: &str, rp: 
         }
         if let Some(top) = &client_data.top_origin {
             if !rp.allows_origin(top) {
-                return Err(Error::new(ErrorCode::OriginNotAllowed, format!("top origin {:?} is not allowed", truncate(top))));
+                return Err(Error::new(
+                    ErrorCode::OriginNotAllowed,
+                    format!("top origin {:?} is not allowed", truncate(top)),
+                ));
             }
         }
     }
@@ -743,7 +767,12 @@ impl<'b> AttestationObject<'b> {
         }
     }
 
-    fn verify_statement(&self, data: &AuthenticatorData, client_data_hash: &[u8; 32], key: &CoseKey) -> Result<AttestationFormat> {
+    fn verify_statement(
+        &self,
+        data: &AuthenticatorData,
+        client_data_hash: &[u8; 32],
+        key: &CoseKey,
+    ) -> Result<AttestationFormat> {
         let cbor = |_| invalid_attestation("attStmt is not well-formed CBOR");
         let mut d = Decoder::new(self.statement);
         let entries = match d.datatype().map_err(cbor)? {
@@ -772,7 +801,12 @@ impl<'b> AttestationObject<'b> {
                             chain = true;
                             d.skip().map_err(cbor)?;
                         }
-                        _ => return Err(invalid_attestation(format!("attStmt.{} is not a packed member of the right type", truncate(name)))),
+                        _ => {
+                            return Err(invalid_attestation(format!(
+                                "attStmt.{} is not a packed member of the right type",
+                                truncate(name)
+                            )))
+                        }
                     }
                 }
                 if chain {
@@ -798,7 +832,10 @@ impl<'b> AttestationObject<'b> {
             }
             other => Err(Error::new(
                 ErrorCode::AttestationUnsupported,
-                format!("attestation format {:?}: only \"none\" and \"packed\" self attestation are accepted", truncate(other)),
+                format!(
+                    "attestation format {:?}: only \"none\" and \"packed\" self attestation are accepted",
+                    truncate(other)
+                ),
             )),
         }
     }
@@ -830,7 +867,10 @@ fn binary(value: Value, member: &str) -> Result<Vec<u8>> {
 
 fn check_credential_id(id: &[u8], what: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_CREDENTIAL_ID_BYTES {
-        return Err(Error::new(ErrorCode::InvalidField, format!("{what}: must be 1..={MAX_CREDENTIAL_ID_BYTES} bytes")));
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("{what}: must be 1..={MAX_CREDENTIAL_ID_BYTES} bytes"),
+        ));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Python objects <-> the core's JSON values.
 //!
 //! The same rules as JSON text apply to Python values, so that `sign(dict)`
-//! and `verify(bytes)` agree: only dict (str keys), list/tuple, str, int,
+//! and `verify(bytes)` agree: only mappings (str keys), list/tuple, str, int,
 //! float, bool and None; floats must be finite; ints must round-trip exactly
 //! through a double (they are checked with the same decimal rule as JSON
 //! number literals); strings must not hold lone surrogates.
@@ -9,7 +9,7 @@
 use proof_messenger_core::json::{self, Limits, Number, Object, Value};
 use proof_messenger_core::{Error, ErrorCode, Result};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
 /// 2^53: every integer of at most this magnitude is a double, printed exactly.
 const EXACT_INT: i64 = 1 << 53;
@@ -36,7 +36,10 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, max_depth: usize) -> Result<Val
         return Number::from_f64(f.value()).map(Value::Number);
     }
     if depth >= max_depth
-        && (obj.is_instance_of::<PyDict>() || obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>())
+        && (obj.is_instance_of::<PyDict>()
+            || obj.is_instance_of::<PyList>()
+            || obj.is_instance_of::<PyTuple>()
+            || is_mapping(obj))
     {
         return Err(Error::new(ErrorCode::NestingTooDeep, format!("nesting deeper than {max_depth}")));
     }
@@ -57,15 +60,42 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, max_depth: usize) -> Result<Val
     if let Ok(t) = obj.cast::<PyTuple>() {
         return t.iter().map(|v| convert(&v, depth + 1, max_depth)).collect::<Result<Vec<_>>>().map(Value::Array);
     }
+    if is_mapping(obj) {
+        let items = mapping_items(obj)?;
+        let mut object = Object::with_capacity(items.len());
+        for (k, v) in items {
+            let key = k
+                .cast::<PyString>()
+                .map_err(|_| Error::new(ErrorCode::InvalidType, "object keys must be str"))
+                .and_then(string)?;
+            object.insert(key, convert(&v, depth + 1, max_depth)?)?;
+        }
+        return Ok(Value::Object(object));
+    }
     let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     Err(Error::new(ErrorCode::InvalidType, format!("{type_name} is not a JSON type")))
 }
 
-fn string(s: &Bound<'_, PyString>) -> Result<String> {
+/// A `collections.abc.Mapping` that is not a dict (dicts take the fast path).
+pub fn is_mapping(obj: &Bound<'_, PyAny>) -> bool {
+    obj.cast::<PyMapping>().is_ok()
+}
+
+/// A mapping's items, for non-dict mappings (`MappingProxyType`, custom `Mapping`s).
+fn mapping_items<'py>(obj: &Bound<'py, PyAny>) -> Result<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    let fail = |_| Error::new(ErrorCode::InvalidType, "a mapping whose items cannot be read");
+    let items = obj.call_method0("items").map_err(fail)?;
+    let mut out = Vec::new();
+    for item in items.try_iter().map_err(fail)? {
+        out.push(item.and_then(|pair| pair.extract::<(Bound<'py, PyAny>, Bound<'py, PyAny>)>()).map_err(fail)?);
+    }
+    Ok(out)
+}
+
+/// A Python str as Rust text: a lone surrogate is `lone_surrogate`.
+pub fn string(s: &Bound<'_, PyString>) -> Result<String> {
     // to_str fails exactly when the str holds a lone surrogate (not encodable as UTF-8).
-    s.to_str()
-        .map(str::to_owned)
-        .map_err(|_| Error::new(ErrorCode::LoneSurrogate, "string contains a lone surrogate"))
+    s.to_str().map(str::to_owned).map_err(|_| Error::new(ErrorCode::LoneSurrogate, "string contains a lone surrogate"))
 }
 
 fn integer(i: &Bound<'_, PyInt>) -> Result<Number> {
@@ -75,8 +105,10 @@ fn integer(i: &Bound<'_, PyInt>) -> Result<Number> {
         }
     }
     // Large ints follow the JSON literal rule: accepted only if printing the
-    // nearest double gives back the same decimal value.
-    let text = i.str().map_err(|_| Error::new(ErrorCode::InvalidType, "int cannot be printed"))?;
+    // nearest double gives back the same decimal value. An int Python refuses
+    // to print (over sys.get_int_max_str_digits() digits, 4300 by default) is
+    // far beyond the double range, as its literal would be.
+    let text = i.str().map_err(|_| Error::new(ErrorCode::NonFiniteNumber, "int beyond the IEEE 754 double range"))?;
     let text = text.to_str().map_err(|_| Error::new(ErrorCode::InvalidType, "int cannot be printed"))?;
     let limits = Limits { max_bytes: text.len(), max_depth: 1 };
     match json::parse(text.as_bytes(), &limits)? {
@@ -90,10 +122,7 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => match n.as_exact_i64() {
-            Some(i) => i.into_pyobject(py)?.into_any(),
-            None => PyFloat::new(py, n.as_f64()).into_any(),
-        },
+        Value::Number(n) => number_to_python(py, *n)?,
         Value::String(s) => PyString::new(py, s).into_any(),
         Value::Array(items) => {
             let list = PyList::empty(py);
@@ -104,6 +133,18 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
         }
         Value::Object(object) => object_to_python(py, object)?.into_any(),
     })
+}
+
+/// A JSON number as Python: an int when it is an integer of at most 2^53 in
+/// magnitude (where int and double are the same value), else a float. Beyond
+/// 2^53 a Python int would claim a precision the double does not have, and
+/// re-canonicalising it could fail (2^60 as an int is `inexact_number`; as a
+/// float it prints the digits that were signed).
+fn number_to_python(py: Python<'_>, n: Number) -> PyResult<Bound<'_, PyAny>> {
+    match n.as_exact_i64().filter(|i| (-EXACT_INT..=EXACT_INT).contains(i)) {
+        Some(i) => Ok(i.into_pyobject(py)?.into_any()),
+        None => Ok(PyFloat::new(py, n.as_f64()).into_any()),
+    }
 }
 
 /// Converts a JSON object to a dict (members in their original order).

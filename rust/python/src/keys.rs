@@ -5,10 +5,12 @@ use base64::Engine;
 use proof_messenger_core::ed25519::{PublicKey, SigningKey as CoreSigningKey};
 use proof_messenger_core::encoding::{decode_base64, encode_base64};
 use proof_messenger_core::ErrorCode;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 use zeroize::Zeroizing;
 
+use crate::convert::string;
 use crate::error::{py_error, to_py_err};
 
 /// An Ed25519 private key. The secret is zeroized when the object is freed
@@ -113,8 +115,9 @@ impl VerifyingKey {
 
     /// From the proof's `publicKey` encoding: padded base64 of raw or SPKI bytes.
     #[staticmethod]
-    fn from_base64(py: Python<'_>, text: &str) -> PyResult<VerifyingKey> {
-        let bytes = decode_base64(text, "publicKey").map_err(|e| to_py_err(py, &e))?;
+    fn from_base64(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<VerifyingKey> {
+        let text = string(text).map_err(|e| to_py_err(py, &e))?;
+        let bytes = decode_base64(&text, "publicKey").map_err(|e| to_py_err(py, &e))?;
         Self::from_bytes(py, &bytes)
     }
 
@@ -161,7 +164,8 @@ fn pem_text(pem: &Bound<'_, PyAny>) -> PyResult<Zeroizing<String>> {
     if let Ok(bytes) = pem.extract::<&[u8]>() {
         return Ok(Zeroizing::new(String::from_utf8_lossy(bytes).into_owned()));
     }
-    Ok(Zeroizing::new(pem.extract::<String>()?))
+    let text = pem.cast::<PyString>().map_err(|_| PyTypeError::new_err("a PEM is bytes or str"))?;
+    string(text).map(Zeroizing::new).map_err(|e| to_py_err(pem.py(), &e))
 }
 
 fn pem_decode(py: Python<'_>, text: &str, label: &str) -> PyResult<Vec<u8>> {

@@ -9,7 +9,7 @@ use proof_messenger_core::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use crate::convert::{object_to_python, to_python, to_value};
+use crate::convert::{is_mapping, object_to_python, string, to_python, to_value};
 use crate::error::{py_error, to_py_err};
 use crate::keys::{SigningKey, VerifyingKey};
 
@@ -125,7 +125,13 @@ impl Proof {
 
     fn __repr__(&self) -> String {
         let e = self.inner.envelope();
-        format!("Proof(key_id={:?}, audience={:?}, nonce={:?}, timestamp_ms={})", self.inner.key_id(), e.audience(), e.nonce(), e.timestamp_ms())
+        format!(
+            "Proof(key_id={:?}, audience={:?}, nonce={:?}, timestamp_ms={})",
+            self.inner.key_id(),
+            e.audience(),
+            e.nonce(),
+            e.timestamp_ms()
+        )
     }
 }
 
@@ -150,19 +156,23 @@ pub fn sign(
     py: Python<'_>,
     context: &Bound<'_, PyAny>,
     key: &SigningKey,
-    audience: String,
-    timestamp_ms: u64,
-    nonce: Option<String>,
+    audience: &Bound<'_, PyString>,
+    timestamp_ms: i128,
+    nonce: Option<&Bound<'_, PyString>>,
     max_bytes: usize,
     max_depth: usize,
 ) -> PyResult<Proof> {
-    if !context.is_instance_of::<PyDict>() {
-        return Err(py_error(py, ErrorCode::InvalidType, "context must be a dict"));
+    let audience = string(audience).map_err(|e| to_py_err(py, &e))?;
+    let nonce = nonce.map(string).transpose().map_err(|e| to_py_err(py, &e))?;
+    // Out of u64: still out of 0..=2^53-1, which the envelope reports in its order.
+    let timestamp_ms = u64::try_from(timestamp_ms).unwrap_or(u64::MAX);
+    if !context.is_instance_of::<PyDict>() && !is_mapping(context) {
+        return Err(py_error(py, ErrorCode::InvalidType, "context must be a mapping"));
     }
     // The proof object wraps the context: one level of the depth budget is the proof's.
     let value = to_value(context, max_depth.saturating_sub(1)).map_err(|e| to_py_err(py, &e))?;
     let Value::Object(object) = value else {
-        return Err(py_error(py, ErrorCode::InvalidType, "context must be a dict"));
+        return Err(py_error(py, ErrorCode::InvalidType, "context must be a mapping"));
     };
     let nonce = match nonce {
         Some(n) => n,
@@ -177,7 +187,11 @@ pub fn sign(
     let proof = envelope.sign(&key.inner);
     let size = proof.to_json().len();
     if size > max_bytes {
-        return Err(py_error(py, ErrorCode::InputTooLarge, format!("the proof would be {size} bytes, over max_bytes={max_bytes}")));
+        return Err(py_error(
+            py,
+            ErrorCode::InputTooLarge,
+            format!("the proof would be {size} bytes, over max_bytes={max_bytes}"),
+        ));
     }
     Ok(Proof { inner: Arc::new(AnyProof::Ed25519(proof)) })
 }

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use rayon::prelude::*;
 
-use crate::convert::{object_to_python, to_value};
+use crate::convert::{is_mapping, object_to_python, to_value};
 use crate::keys::VerifyingKey;
 use crate::proof::{input_bytes, Proof};
 use crate::webauthn::{relying_party, WebAuthnCredential};
@@ -163,7 +163,7 @@ fn gather(obj: &Bound<'_, PyAny>, max_depth: usize) -> Input {
     if let Ok(proof) = obj.cast::<Proof>() {
         return Input::Parsed(Arc::clone(&proof.get().inner));
     }
-    if obj.is_instance_of::<PyDict>() {
+    if obj.is_instance_of::<PyDict>() || is_mapping(obj) {
         return match to_value(obj, max_depth).and_then(AnyProof::from_value) {
             Ok(p) => Input::Parsed(Arc::new(p)),
             Err(e) => Input::Failed(e),

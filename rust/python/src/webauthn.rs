@@ -243,7 +243,9 @@ fn strings(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<String>> {
         return Ok(vec![s.to_str()?.to_owned()]);
     }
     obj.try_iter()?
-        .map(|item| item?.extract::<String>().map_err(|_| PyTypeError::new_err(format!("{name}= must hold str values"))))
+        .map(|item| {
+            item?.extract::<String>().map_err(|_| PyTypeError::new_err(format!("{name}= must hold str values")))
+        })
         .collect()
 }
 
