@@ -192,12 +192,18 @@ def peer(proof: dict[str, Any], a: Authenticator, case: Case) -> bool:
     return True
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
-@pytest.mark.parametrize("name", list(CASES))
+# Cases about ECDSA signature encodings only exist for ES256.
+COMBINATIONS = [
+    (alg, name)
+    for name in CASES
+    for alg in ("ES256", "EdDSA", "RS256")
+    if name not in ES256_ONLY or alg == "ES256"
+]
+
+
+@pytest.mark.parametrize(("alg", "name"), COMBINATIONS)
 def test_same_verdict_as_py_webauthn(alg: str, name: str) -> None:
     case = CASES[name]
-    if name in ES256_ONLY and alg != "ES256":
-        pytest.skip("an ECDSA encoding question")
     for seed in (1, 2, 3):
         a = Authenticator(alg, seed=seed)
         proof = build(a, case, nonce=b64url(bytes([seed]) * 16))

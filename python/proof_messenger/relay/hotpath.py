@@ -53,8 +53,9 @@ class Coalescer:
         self.max_group_proofs = max_group_proofs
         self._queue: list[tuple[Job, asyncio.Future[None]]] = []
         self._busy = False
-        # One group at a time, so one dedicated thread (lighter than a generic pool hop).
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-verify")
+        # One group at a time, so one dedicated thread (lighter than a generic pool hop);
+        # created on first use, so an app restarted after close() works again.
+        self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, job: Job) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -78,6 +79,8 @@ class Coalescer:
             while self._queue:
                 group = self._next_group()
                 try:
+                    if self._executor is None:
+                        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-verify")
                     await asyncio.get_running_loop().run_in_executor(
                         self._executor, self.pipeline.run_jobs, [job for job, _ in group]
                     )
@@ -95,7 +98,9 @@ class Coalescer:
             self._busy = False
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
 
 _WANTED = {b"authorization", b"content-type", b"content-length"}

@@ -21,8 +21,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
-use proof_messenger_core::batch::{verify_batch, BatchItem, CHUNK};
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use proof_messenger_core::batch::{verify_batch, BatchItem, CHUNK_RANGE};
 use proof_messenger_core::canonical::canonicalize;
 use proof_messenger_core::digest;
 use proof_messenger_core::ed25519::{verify_prepared_batch, PreparedSignature, PublicKey};
@@ -221,19 +221,10 @@ fn main() {
     phase("prepare_part_decompress_r", &mut || {
         r_bytes.iter().filter(|r| CompressedEdwardsY(**r).decompress().is_some()).count()
     });
-    let r_points: Vec<EdwardsPoint> = r_bytes.iter().map(|r| CompressedEdwardsY(*r).decompress().unwrap()).collect();
-    // verify_prepared_batch's transcript compresses R and -A of every item again (two field inversions).
-    phase("batch_part_transcript_compress_x2", &mut || {
-        r_points.iter().map(|p| p.compress().as_bytes()[0] as usize + (-p).compress().as_bytes()[0] as usize).sum()
-    });
     let prepared = prepare();
     let refs: Vec<&PreparedSignature> = prepared.iter().collect();
     phase("single_equation", &mut || refs.iter().filter(|s| s.verify()).count());
-    let mut chunk_sizes: Vec<usize> = vec![32, 64, 128, 256, 512, 1024];
-    if !chunk_sizes.contains(&CHUNK) {
-        chunk_sizes.push(CHUNK);
-        chunk_sizes.sort_unstable();
-    }
+    let chunk_sizes: Vec<usize> = vec![32, 64, 128, 256, 512, 1024];
     // Chunk sizes interleaved round by round, so drifting load does not favour one size.
     let mut best = vec![f64::INFINITY; chunk_sizes.len()];
     for _ in 0..=rounds {
@@ -247,30 +238,11 @@ fn main() {
         phases.push((format!("batch_equation_chunk_{size}"), ns));
     }
 
-    // A/B of the batch transcript (same equation as ed25519::verify_prepared_batch, CHUNK-sized
-    // chunks): hashing compress()-ed points, as the core does, versus the encodings as received.
-    let ab_items: Vec<ab::Item> = proofs.iter().map(ab::Item::new).collect();
-    let mut ab_best = [f64::INFINITY; 3];
-    for _ in 0..=rounds {
-        let t = Instant::now();
-        assert!(refs.chunks(CHUNK).all(verify_prepared_batch));
-        ab_best[0] = ab_best[0].min(t.elapsed().as_nanos() as f64 / n as f64);
-        let t = Instant::now();
-        assert!(ab_items.chunks(CHUNK).all(|c| ab::batch(c, false)));
-        ab_best[1] = ab_best[1].min(t.elapsed().as_nanos() as f64 / n as f64);
-        let t = Instant::now();
-        assert!(ab_items.chunks(CHUNK).all(|c| ab::batch(c, true)));
-        ab_best[2] = ab_best[2].min(t.elapsed().as_nanos() as f64 / n as f64);
-    }
-    phases.push(("ab_core_batch_equation".to_owned(), ab_best[0]));
-    phases.push(("ab_replica_transcript_compress".to_owned(), ab_best[1]));
-    phases.push(("ab_replica_transcript_encodings".to_owned(), ab_best[2]));
-
     let list = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(",");
     let phases_json = phases.iter().map(|(k, ns)| format!("\"{k}\":{ns:.1}")).collect::<Vec<_>>().join(",");
     println!(
         concat!(
-            "{{\"proofs\":{},\"rounds\":{},\"threads\":{},\"chunk\":{},",
+            "{{\"proofs\":{},\"rounds\":{},\"threads\":{},\"chunk_range\":[{},{}],",
             "\"single_ns_per_proof\":{:.1},\"batch_ns_per_proof\":{:.1},",
             "\"single_cpu_ns_per_proof\":{:.1},\"batch_cpu_ns_per_proof\":{:.1},",
             "\"single_samples\":[{}],\"batch_samples\":[{}],",
@@ -279,7 +251,8 @@ fn main() {
         n,
         args.rounds,
         args.threads,
-        CHUNK,
+        CHUNK_RANGE.0,
+        CHUNK_RANGE.1,
         median(single_samples.clone()),
         median(batch_samples.clone()),
         per_proof_cpu(single_cpu),
@@ -288,81 +261,4 @@ fn main() {
         list(&batch_samples),
         phases_json,
     );
-}
-
-/// A replica of the core's batch equation, to measure one change without editing the core.
-mod ab {
-    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
-    use curve25519_dalek::scalar::Scalar;
-    use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
-    use proof_messenger_core::proof::Proof;
-    use sha2::{Digest, Sha512};
-
-    pub struct Item {
-        r: EdwardsPoint,
-        s: Scalar,
-        k: Scalar,
-        minus_a: EdwardsPoint,
-        r_bytes: [u8; 32],
-        a_bytes: [u8; 32],
-    }
-
-    impl Item {
-        pub fn new(proof: &Proof) -> Item {
-            let sig = proof.signature();
-            let r_bytes: [u8; 32] = sig[..32].try_into().unwrap();
-            let s_bytes: [u8; 32] = sig[32..].try_into().unwrap();
-            let a_bytes = *proof.public_key();
-            let hash: [u8; 64] = Sha512::new()
-                .chain_update(r_bytes)
-                .chain_update(a_bytes)
-                .chain_update(proof.envelope().signed_digest())
-                .finalize()
-                .into();
-            Item {
-                r: CompressedEdwardsY(r_bytes).decompress().unwrap(),
-                s: Option::from(Scalar::from_canonical_bytes(s_bytes)).unwrap(),
-                k: Scalar::from_bytes_mod_order_wide(&hash),
-                minus_a: -CompressedEdwardsY(a_bytes).decompress().unwrap(),
-                r_bytes,
-                a_bytes,
-            }
-        }
-    }
-
-    /// `encodings`: hash R and A as received instead of re-compressing R and -A.
-    pub fn batch(items: &[Item], encodings: bool) -> bool {
-        let mut transcript = Sha512::new();
-        transcript.update(b"proof-messenger/v1/ed25519-batch\0");
-        transcript.update((items.len() as u64).to_be_bytes());
-        for item in items {
-            if encodings {
-                transcript.update(item.r_bytes);
-                transcript.update(item.a_bytes);
-            } else {
-                transcript.update(item.r.compress().as_bytes());
-                transcript.update(item.minus_a.compress().as_bytes());
-            }
-            transcript.update(item.k.as_bytes());
-            transcript.update(item.s.as_bytes());
-        }
-        let seed = transcript.finalize();
-        let z: Vec<Scalar> = (0..items.len() as u64)
-            .map(|i| {
-                let block = Sha512::new().chain_update(seed).chain_update(i.to_be_bytes()).finalize();
-                let mut wide = [0u8; 32];
-                wide[..16].copy_from_slice(&block[..16]);
-                Scalar::from_bytes_mod_order(wide)
-            })
-            .collect();
-        let b_coefficient: Scalar = z.iter().zip(items).map(|(z, item)| z * item.s).sum();
-        let scalars = core::iter::once(b_coefficient)
-            .chain(z.iter().map(|z| -z))
-            .chain(z.iter().zip(items).map(|(z, item)| z * item.k));
-        let points = core::iter::once(ED25519_BASEPOINT_POINT)
-            .chain(items.iter().map(|item| item.r))
-            .chain(items.iter().map(|item| item.minus_a));
-        EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity()
-    }
 }

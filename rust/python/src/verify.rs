@@ -188,11 +188,32 @@ fn parse(input: Input, limits: &Limits) -> Result<Arc<AnyProof>, Error> {
 struct TrustSet {
     keys: Vec<PublicKey>,
     credentials: Vec<Credential>,
+    /// Raw key bytes -> position in `keys`, so a large fixed set is searched
+    /// in O(1) per proof instead of scanned (built by [`TrustSet::indexed`]).
+    index: Option<HashMap<[u8; 32], usize>>,
 }
 
+/// Above this many keys, lookups go through a hash index.
+const INDEX_THRESHOLD: usize = 8;
+
 impl TrustSet {
-    fn trusted(&self) -> Trusted<'_> {
-        Trusted { keys: &self.keys, credentials: &self.credentials }
+    /// What the core may trust for `proof`: with an index, only the key the
+    /// proof names (if trusted), which is exactly what a scan would find.
+    fn trusted_for(&self, proof: &AnyProof) -> Trusted<'_> {
+        let keys: &[PublicKey] = match (&self.index, proof) {
+            (Some(index), AnyProof::Ed25519(p)) => {
+                index.get(p.public_key()).and_then(|&i| self.keys.get(i)).map_or(&[], std::slice::from_ref)
+            }
+            _ => &self.keys,
+        };
+        Trusted { keys, credentials: &self.credentials }
+    }
+
+    fn indexed(mut self) -> TrustSet {
+        if self.keys.len() > INDEX_THRESHOLD {
+            self.index = Some(self.keys.iter().enumerate().map(|(i, k)| (*k.as_bytes(), i)).collect());
+        }
+        self
     }
 
     fn add(&mut self, item: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -233,7 +254,7 @@ enum Trust<'py> {
 
 fn trust<'py>(trusted_keys: Option<&Bound<'py, PyAny>>, resolver: Option<Bound<'py, PyAny>>) -> PyResult<Trust<'py>> {
     match (trusted_keys, resolver) {
-        (Some(keys), None) => Ok(Trust::Fixed(TrustSet::from_python(keys)?)),
+        (Some(keys), None) => Ok(Trust::Fixed(TrustSet::from_python(keys)?.indexed())),
         (None, Some(resolver)) => Ok(Trust::Resolver(resolver)),
         _ => Err(PyTypeError::new_err("pass exactly one of trusted_keys= or resolver=")),
     }
@@ -260,12 +281,11 @@ fn resolve<'a>(
     resolver: &Bound<'_, PyAny>,
     parsed: &'a [Result<Arc<AnyProof>, Error>],
 ) -> PyResult<HashMap<&'a str, TrustSet>> {
-    let mut sets: HashMap<&'a str, TrustSet> = HashMap::new();
+    let mut sets: HashMap<&'a str, TrustSet> = HashMap::with_capacity(parsed.len());
     for proof in parsed.iter().flatten() {
         if let Some(subject) = proof.envelope().subject() {
-            if !sets.contains_key(subject) {
-                let resolved = resolver.call1((subject,))?;
-                sets.insert(subject, TrustSet::from_python(&resolved)?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = sets.entry(subject) {
+                slot.insert(TrustSet::from_python(&resolver.call1((subject,))?)?.indexed());
             }
         }
     }
@@ -318,12 +338,12 @@ pub fn verify<'py>(
     };
     let rp = relying_party.as_ref();
     let outcome = match &trust {
-        Trust::Fixed(fixed) => py.detach(|| verify_with(&proof, fixed.trusted(), &policy, rp)),
+        Trust::Fixed(fixed) => py.detach(|| verify_with(&proof, fixed.trusted_for(&proof), &policy, rp)),
         Trust::Resolver(resolver) => match proof.envelope().subject() {
             None => Err(missing_subject()),
             Some(subject) => {
                 let resolved = TrustSet::from_python(&resolver.call1((subject,))?)?;
-                py.detach(|| verify_with(&proof, resolved.trusted(), &policy, rp))
+                py.detach(|| verify_with(&proof, resolved.trusted_for(&proof), &policy, rp))
             }
         },
     };
@@ -386,7 +406,7 @@ pub fn verify_batch<'py>(
             };
             match trusted {
                 Ok(set) => {
-                    items.push(Item { proof, trusted: set.trusted() });
+                    items.push(Item { proof, trusted: set.trusted_for(proof) });
                     slots.push(index);
                     outcomes.push(None);
                 }

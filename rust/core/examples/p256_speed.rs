@@ -1,8 +1,8 @@
 //! How fast each compiled-in P-256 backend verifies one ES256 WebAuthn
 //! signature (the measurement behind the choice in docs/PERFORMANCE.md,
-//! section "WebAuthn"). Ignored by default; run it optimised:
+//! section "WebAuthn"). A measurement, not a check, so an example:
 //!
-//!     cargo test --release -p proof-messenger-core --test webauthn_p256_speed -- --ignored --nocapture
+//!     cargo run --release -p proof-messenger-core --example p256_speed
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::print_stderr)]
 
 use std::time::Instant;
@@ -10,9 +10,7 @@ use std::time::Instant;
 use p256::ecdsa::signature::Signer;
 use proof_messenger_core::cose::{CoseKey, P256Backend};
 
-#[test]
-#[ignore = "a measurement, not a check"]
-fn p256_backends_ns_per_verify() {
+fn main() {
     let key = p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
     let point = key.verifying_key().to_encoded_point(false);
     let mut cose = vec![0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20];
