@@ -8,7 +8,7 @@
 # installs what it needs: Debian's rustc-web toolchain (the rustup toolchain
 # has no wasm32 standard library here; we build std with -Zbuild-std), lld-22,
 # the wasm-bindgen CLI of exactly the crate's pinned version (cached under
-# .cache/, keyed by version) and the npm devDependencies (binaryen's wasm-opt).
+# ~/.cache/proof-messenger/, keyed by version) and the npm devDependencies (binaryen's wasm-opt).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,7 +54,8 @@ if [ -f Cargo.lock ] && grep -q '^name = "wasm-bindgen"$' Cargo.lock; then
     log "Cargo.lock has wasm-bindgen $locked but Cargo.toml pins $WBG_VERSION"; exit 1
   fi
 fi
-WBG_ROOT=".cache/wasm-bindgen-$WBG_VERSION"
+# A per-user tool cache (keyed by version) so that clones on one machine share the build.
+WBG_ROOT="${PM_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/proof-messenger}/wasm-bindgen-$WBG_VERSION"
 WBG="$WBG_ROOT/bin/wasm-bindgen"
 if ! "$WBG" --version 2>/dev/null | grep -qx "wasm-bindgen $WBG_VERSION"; then
   log "installing wasm-bindgen-cli $WBG_VERSION into $WBG_ROOT (a few minutes)"
