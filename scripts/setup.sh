@@ -46,5 +46,5 @@ PY
 fi
 
 # (Re)build the extension into the venv; cargo makes this fast when nothing changed.
-.venv/bin/maturin develop --release --quiet 2>&1 | grep -vE "^(📦|🔗|✏️|🛠|🐍|⚠️  Warning: .*extension-module)" || true
+.venv/bin/maturin develop --release --quiet 2>&1 | grep -vE "^(📦|🔗|✏️|🛠|🐍|Ignoring |⚠️  Warning: .*extension-module)" || true
 .venv/bin/python -c "import proof_messenger" || { echo "setup: the extension failed to build" >&2; exit 1; }

@@ -73,6 +73,22 @@ export interface Proof {
   signature: string;
 }
 
+/** A WebAuthn proof (docs/PROTOCOL.md section 10.2); binary members base64url without padding. */
+export interface WebAuthnProof {
+  version: 1;
+  algorithm: "WebAuthn";
+  context: Context;
+  audience: string;
+  timestamp: number;
+  nonce: string;
+  credentialId: string;
+  authenticatorData: string;
+  clientDataJSON: string;
+  signature: string;
+  /** Absent when the authenticator returned no user handle. */
+  userHandle?: string;
+}
+
 export declare const DEFAULTS: Readonly<{ maxAgeMs: number; maxSkewMs: number; maxBytes: number; maxDepth: number }>;
 
 export type WasmSource = URL | string | Response | Promise<Response> | BufferSource | WebAssembly.Module;
@@ -115,7 +131,9 @@ export interface Draft {
   payload: Uint8Array;
   /** SHA-256 of the payload: the 32 bytes the key signs. */
   digest: Uint8Array;
-  /** The WebAuthn challenge: base64url of `digest`. */
+  /** The section 4 digest with algorithm "WebAuthn": the challenge bytes of navigator.credentials.get. */
+  webauthnDigest: Uint8Array;
+  /** The WebAuthn challenge (section 10.3): base64url of `webauthnDigest` (not of `digest`). */
   challenge: string;
   contextDigest: Uint8Array;
   fingerprint: string;
@@ -128,7 +146,7 @@ export interface Draft {
 }
 
 export declare function signingPayload(input: EnvelopeInput): Draft;
-/** base64url of the signed digest of the v1 payload. */
+/** The WebAuthn challenge (section 10.3): base64url of the signed digest with algorithm "WebAuthn". */
 export declare function webauthnChallenge(input: EnvelopeInput): string;
 /** The proof for a draft, a signature of `draft.digest` and the public key (raw or SPKI); checks the signature. */
 export declare function assembleProof(draft: Draft, signature: BufferSource, publicKey: BufferSource): Proof;
@@ -150,8 +168,29 @@ export interface RequestProofInput extends LimitOptions {
   timestamp?: number;
 }
 
+/** A WebAuthn credential to allow: its id (base64url or bytes), or a descriptor with transports. */
+export type CredentialInput = string | BufferSource | { id: string | BufferSource; transports?: string[] };
+
+export interface RequestWebAuthnProofInput extends LimitOptions {
+  context: Context;
+  /** The registered credential(s) that may sign (allowCredentials). */
+  credential: CredentialInput | CredentialInput[];
+  audience: string;
+  /** The server's challenge nonce; default 32 random bytes. */
+  nonce?: string;
+  /** Unix milliseconds; default Date.now(). */
+  timestamp?: number;
+  /** PublicKeyCredentialRequestOptions.rpId; default the page's effective domain. */
+  rpId?: string;
+  timeoutMs?: number;
+}
+
 /** Signs a snapshot of the context with WebCrypto and returns the proof. */
 export declare function requestProof(input: RequestProofInput): Promise<Proof>;
+/** With `credential`: navigator.credentials.get (userVerification "required") and the WebAuthn proof. */
+export declare function requestProof(input: RequestWebAuthnProofInput): Promise<WebAuthnProof>;
+/** navigator.credentials.get with the proof's WebAuthn challenge, allowCredentials and userVerification "required". */
+export declare function requestWebAuthnProof(input: RequestWebAuthnProofInput): Promise<WebAuthnProof>;
 
 /** A trusted key: raw 32 bytes, SPKI DER, or the proof's base64 `publicKey` form. */
 export type KeyInput = BufferSource | string;

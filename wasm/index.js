@@ -281,9 +281,10 @@ export function signingPayload(input = {}) {
   requireNumber(timestamp, "timestamp");
   requireString(nonce, "nonce");
   ready();
-  let bytes, canonicalContext, fp;
+  let bytes, canonicalContext, fp, webauthnDigest;
   try {
     bytes = bg.draft(text, audience, timestamp, nonce, maxBytes, maxDepth);
+    webauthnDigest = bg.webauthnDigest(text, audience, timestamp, nonce, maxBytes, maxDepth);
     canonicalContext = bg.canonicalize(text, contextDepth);
     fp = bg.fingerprint(text, contextDepth);
   } catch (e) {
@@ -293,7 +294,8 @@ export function signingPayload(input = {}) {
   return {
     payload: bytes.slice(64),
     digest,
-    challenge: base64url(digest),
+    webauthnDigest,
+    challenge: base64url(webauthnDigest),
     contextDigest: bytes.slice(32, 64),
     fingerprint: fp,
     canonicalContext,
@@ -306,8 +308,9 @@ export function signingPayload(input = {}) {
 }
 
 /**
- * The WebAuthn challenge for a proof: base64url of the signed digest of the
- * v1 payload. Same input as signingPayload.
+ * The WebAuthn challenge for a proof (docs/PROTOCOL.md section 10.3):
+ * base64url of the section 4 signed digest computed with algorithm
+ * "WebAuthn" (not the Ed25519 digest). Same input as signingPayload.
  */
 export function webauthnChallenge(input) {
   return signingPayload(input).challenge;
@@ -347,6 +350,68 @@ async function rawPublicKey(publicKey) {
   return toBytes(publicKey, "signer.publicKey");
 }
 
+function credentialDescriptor(c) {
+  if (typeof c === "string") return { type: "public-key", id: fromBase64url(c) };
+  if (c instanceof Uint8Array || c instanceof ArrayBuffer || ArrayBuffer.isView(c)) return { type: "public-key", id: toBytes(c, "credential") };
+  if (c && typeof c === "object" && c.id !== undefined) {
+    const out = { type: "public-key", id: typeof c.id === "string" ? fromBase64url(c.id) : toBytes(c.id, "credential.id") };
+    if (Array.isArray(c.transports)) out.transports = c.transports;
+    return out;
+  }
+  throw new ProofMessengerError("invalid_type", "credential must be a credential id (base64url or bytes), {id, transports?} or an array of them");
+}
+
+/**
+ * Signs a context with a WebAuthn credential (a passkey or security key;
+ * docs/PROTOCOL.md section 10): navigator.credentials.get with the proof's
+ * WebAuthn challenge, `allowCredentials` and `userVerification: "required"`,
+ * then the WebAuthn proof (algorithm "WebAuthn"; no `userHandle` when the
+ * authenticator returns none). The context is snapshotted before anything is
+ * awaited. The verifier finds the key by `credentialId` in its registry.
+ *
+ * @param {{context: object, credential: string|Uint8Array|{id: string|Uint8Array, transports?: string[]}|Array<any>,
+ *   audience: string, nonce?: string, timestamp?: number, rpId?: string, timeoutMs?: number,
+ *   maxBytes?: number, maxDepth?: number}} input
+ * @returns {Promise<object>} the proof
+ */
+export async function requestWebAuthnProof({ context, credential, audience, nonce, timestamp, maxBytes, maxDepth, rpId, timeoutMs } = {}) {
+  const draft = signingPayload({
+    context,
+    audience,
+    timestamp: timestamp ?? Date.now(),
+    nonce: nonce ?? randomNonce(),
+    maxBytes,
+    maxDepth,
+  });
+  const allowCredentials = (Array.isArray(credential) ? credential : [credential]).map(credentialDescriptor);
+  if (allowCredentials.length === 0) throw new ProofMessengerError("invalid_type", "credential: at least one credential id is required");
+  if (typeof navigator === "undefined" || !navigator.credentials || typeof navigator.credentials.get !== "function") {
+    throw new ProofMessengerError("invalid_type", "WebAuthn (navigator.credentials.get) is not available here");
+  }
+  const publicKey = { challenge: draft.webauthnDigest, allowCredentials, userVerification: "required" };
+  if (rpId !== undefined) publicKey.rpId = requireString(rpId, "rpId");
+  if (timeoutMs !== undefined) publicKey.timeout = requireNumber(timeoutMs, "timeoutMs");
+  const assertion = await navigator.credentials.get({ publicKey });
+  if (!assertion || !assertion.response || !assertion.response.authenticatorData) {
+    throw new ProofMessengerError("invalid_type", "navigator.credentials.get did not return an assertion");
+  }
+  const r = assertion.response;
+  const proof = {
+    version: 1,
+    algorithm: "WebAuthn",
+    context: JSON.parse(draft.canonicalContext),
+    audience: draft.audience,
+    timestamp: draft.timestamp,
+    nonce: draft.nonce,
+    credentialId: base64url(assertion.rawId),
+    authenticatorData: base64url(r.authenticatorData),
+    clientDataJSON: base64url(r.clientDataJSON),
+    signature: base64url(r.signature),
+  };
+  if (r.userHandle && r.userHandle.byteLength > 0) proof.userHandle = base64url(r.userHandle);
+  return proof;
+}
+
 /**
  * Signs a context with a WebCrypto Ed25519 key pair and returns the proof.
  *
@@ -360,7 +425,11 @@ async function rawPublicKey(publicKey) {
  *   timestamp: Unix ms, default Date.now(); maxBytes / maxDepth: as in signingPayload
  * @returns {Promise<object>} the proof
  */
-export async function requestProof({ context, signer, audience, nonce, timestamp, maxBytes, maxDepth } = {}) {
+export async function requestProof({ context, signer, credential, audience, nonce, timestamp, maxBytes, maxDepth, rpId, timeoutMs } = {}) {
+  if (credential !== undefined) {
+    if (signer !== undefined) throw new ProofMessengerError("invalid_type", "give either signer (Ed25519) or credential (WebAuthn), not both");
+    return requestWebAuthnProof({ context, credential, audience, nonce, timestamp, maxBytes, maxDepth, rpId, timeoutMs });
+  }
   const draft = signingPayload({
     context,
     audience,

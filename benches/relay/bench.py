@@ -130,16 +130,16 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(c)) for c in children)
 
 
-def verdict_counts(data_dir: Path) -> tuple[int, int]:
-    """(valid, invalid) decisions so far, from the relay's audit log (all workers write it)."""
+def verdict_counts(decision_log: Path) -> tuple[int, int]:
+    """(valid, invalid) decisions so far, from the relay's decision log (one JSON line
+    per verdict; every worker writes it)."""
     valid = invalid = 0
-    path = data_dir / "audit" / "decisions.jsonl"
-    if path.exists():
-        with path.open("rb") as fh:
+    if decision_log.exists():
+        with decision_log.open("rb") as fh:
             for line in fh:
                 if b'"valid":true' in line:
                     valid += 1
-                else:
+                elif b'"valid":false' in line:
                     invalid += 1
     return valid, invalid
 
@@ -331,7 +331,7 @@ def main() -> int:
             ],
         )
         single_rounds: dict[str, list[dict]] = {"relay verify": [], "reference verify": []}
-        before = verdict_counts(data)
+        before = verdict_counts(work / "decisions.log")
         for k in range(args.rounds):
             f = write(f"round{k}.ndjson", fresh(int(rate * args.duration * 1.8) + 1000), b"\n")
             single_rounds["relay verify"].append(
@@ -363,7 +363,7 @@ def main() -> int:
                 f"reference {single_rounds['reference verify'][-1]['rps']:.0f} req/s",
                 flush=True,
             )
-        after = verdict_counts(data)
+        after = verdict_counts(work / "decisions.log")
         for name, runs in single_rounds.items():
             med = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
             total = sum(r["total"] for r in runs)
@@ -403,7 +403,7 @@ def main() -> int:
                 b"\n".join(proofs[k : k + args.batch_size]) for k in range(0, len(proofs), args.batch_size)
             ]
             f = write("batch.bin", bodies, b"\0")
-            before = verdict_counts(data)
+            before = verdict_counts(work / "decisions.log")
             r = measure(
                 relay_url + "/v1/proofs/verify-batch",
                 relay.pid,
@@ -414,7 +414,7 @@ def main() -> int:
                 args.batch_connections,
                 args.batch_duration,
             )
-            after = verdict_counts(data)
+            after = verdict_counts(work / "decisions.log")
             res = Result(
                 f"relay verify-batch ({args.batch_size}/request)",
                 r["rps"],

@@ -26,10 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return relay_main(rest)
     if command == "audit":
-        try:
-            from .auditlog.cli import main as audit_main
-        except ImportError:  # the Merkle log is not part of this build: check the JSON-lines chain
-            from .relay.audit import main as audit_main
+        from .auditlog.cli import main as audit_main
+
         return audit_main(rest)
     if command in ("-h", "--help"):
         print(USAGE)

@@ -261,3 +261,21 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     yield RedisServer(proc, port)
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def audit_entries(data_dir: Path) -> list[dict[str, Any]]:
+    """Audits every Merkle log under ``data_dir`` (all must verify) and returns their entries."""
+    import json
+
+    from proof_messenger.auditlog import audit_data_dir
+
+    reports, problems = audit_data_dir(data_dir)
+    assert reports and not problems, problems
+    assert all(r.ok for r in reports), [(r.directory, r.findings) for r in reports]
+    entries: list[dict[str, Any]] = []
+    for r in reports:
+        for line in (r.directory / "entries.jsonl").read_bytes().splitlines():
+            obj = json.loads(line)
+            if "commit" not in obj:
+                entries.append(obj)
+    return entries

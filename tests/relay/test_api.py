@@ -8,9 +8,8 @@ import logging
 import proof_messenger as pm
 import pytest
 from proof_messenger.relay import errors
-from proof_messenger.relay.audit import verify_chain
 
-from .conftest import RelayHarness, sign
+from .conftest import RelayHarness, audit_entries, sign
 
 pytestmark = pytest.mark.anyio
 
@@ -28,12 +27,13 @@ async def test_valid_proof_then_replay(h: RelayHarness) -> None:
     assert (
         v["nonce"] == proof.nonce and v["timestamp"] == proof.timestamp_ms and v["audience"] == "payments-api"
     )
-    assert v["receiptId"].startswith("rcpt_1_")
+    assert v["receiptId"].startswith("rcpt_") and v["receiptId"] == v["receipt"]["receiptId"]
+    assert v["receipt"]["index"] == 0 and v["receipt"]["checkpoint"]
     r2 = await h.verify(proof, client)
     assert r2.status_code == 200
     assert (r2.json()["valid"], r2.json()["code"], r2.json()["context"]) == (False, "nonce_replayed", None)
-    assert r2.json()["receiptId"].startswith("rcpt_2_")
-    assert verify_chain(h.relay.config.data_dir / "audit" / "decisions.jsonl") == 2
+    assert r2.json()["receipt"]["index"] == 1
+    assert len(audit_entries(h.relay.config.data_dir)) == 2
 
 
 async def test_unknown_key_is_never_trusted(h: RelayHarness) -> None:

@@ -13,9 +13,8 @@ from urllib.parse import urlparse
 
 import httpx
 import proof_messenger as pm
-from proof_messenger.relay.audit import verify_chain
 
-from .conftest import RelayProcess, sign, start_relay
+from .conftest import RelayProcess, audit_entries, sign, start_relay
 
 
 def _setup(relay: RelayProcess, http: httpx.Client) -> tuple[dict[str, str], pm.SigningKey]:
@@ -64,12 +63,10 @@ def test_nonce_survives_sigkill(tmp_path: Path) -> None:
             assert _verify(http, relay2, client, sign(key)).json()["valid"] is True
         finally:
             assert relay2.stop() == 0
-    # the receipt handed out before the crash is in the (fsynced) audit log, chain intact
-    assert verify_chain(data / "audit" / "decisions.jsonl") == 3
-    import json
-
-    entry = json.loads((data / "audit" / "decisions.jsonl").read_text().splitlines()[0])
-    assert first["receiptId"] == f"rcpt_{entry['seq']}_{entry['hash'][:16]}" and entry["valid"] is True
+    # the receipt handed out before the crash is in the (fsynced) audit log, which verifies
+    entries = audit_entries(data)
+    assert len(entries) == 3
+    assert [e["decision"] for e in entries if e["receiptId"] == first["receiptId"]] == ["accepted"]
 
 
 def test_module_entry_point_and_graceful_shutdown_drains(tmp_path: Path) -> None:
@@ -203,7 +200,7 @@ def test_default_bind_is_loopback(tmp_path: Path) -> None:
 
 
 def test_concurrent_clients_against_real_server(tmp_path: Path) -> None:
-    """Many concurrent requests: every proof accepted exactly once, audit chain intact."""
+    """Many concurrent requests: every proof accepted exactly once, audit log intact."""
     relay = start_relay(tmp_path / "data", "--rate-limit-subject", "10000/minute")
     try:
         with httpx.Client(timeout=20) as http:
@@ -229,12 +226,12 @@ def test_concurrent_clients_against_real_server(tmp_path: Path) -> None:
         assert sum(v["code"] == "nonce_replayed" for v in results) == 60
     finally:
         assert relay.stop() == 0
-    assert verify_chain(tmp_path / "data" / "audit" / "decisions.jsonl") == 120
+    assert len(audit_entries(tmp_path / "data")) == 120
 
 
 def test_two_workers_share_socket_and_stores(tmp_path: Path) -> None:
     """--workers 2: two processes accept on one socket, share the SQLite nonce store
-    and the audit chain, and both drain and exit on SIGTERM."""
+    and the audit data dir (one log each), and both drain and exit on SIGTERM."""
     data = tmp_path / "data"
     relay = start_relay(data, "--workers", "2", "--rate-limit-subject", "10000/minute")
     try:
@@ -271,4 +268,4 @@ def test_two_workers_share_socket_and_stores(tmp_path: Path) -> None:
         assert sum(v["code"] == "nonce_replayed" for v in verdicts) == 40
     finally:
         assert relay.stop() == 0
-    assert verify_chain(data / "audit" / "decisions.jsonl") == 80
+    assert len(audit_entries(data)) == 80  # one log per worker process

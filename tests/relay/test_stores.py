@@ -1,8 +1,7 @@
-"""The stores on their own: key registry, API clients, nonces/challenges, audit log, limits."""
+"""The stores on their own: key registry, API clients, nonces/challenges, limits."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -10,10 +9,8 @@ from pathlib import Path
 import proof_messenger as pm
 import pytest
 from proof_messenger.relay import errors
-from proof_messenger.relay.audit import GENESIS, AuditChainError, JsonlAuditLog, verify_chain
 from proof_messenger.relay.clients import SqlClientStore
 from proof_messenger.relay.db import SqliteDatabase
-from proof_messenger.relay.decision import Decision
 from proof_messenger.relay.keys import AlreadyEnrolled, SqlKeyRegistry
 from proof_messenger.relay.limits import RateLimiter
 from proof_messenger.relay.replay import Claim, SqlReplayStore
@@ -156,63 +153,6 @@ def test_challenges(db: SqliteDatabase) -> None:
     assert store.consume(
         [Claim("alice", "api", "client-nonce", 10**6)], now_ms=1, require_challenge=True
     ) == [errors.CHALLENGE_UNKNOWN]
-
-
-# --- audit log ---------------------------------------------------------------------
-
-
-def _decision(i: int) -> Decision:
-    return Decision(
-        i % 2 == 0, None if i % 2 == 0 else "bad_signature", None, "api", 1000 + i, "cli_x", subject=f"u{i}"
-    )
-
-
-def test_audit_hash_chain_and_receipts(tmp_path: Path) -> None:
-    path = tmp_path / "audit" / "decisions.jsonl"
-    log = JsonlAuditLog(path)
-    receipts = [*log.append_many([_decision(i) for i in range(5)]), log.append(_decision(5))]
-    log.sync()
-    assert [r.seq for r in receipts] == [1, 2, 3, 4, 5, 6]
-    assert all(r.id == f"rcpt_{r.seq}_{r.hash[:16]}" for r in receipts)
-    assert verify_chain(path) == 6
-    log.close()
-    # a new instance continues the chain
-    log2 = JsonlAuditLog(path)
-    assert log2.append(_decision(6)).seq == 7
-    log2.close()
-    assert verify_chain(path) == 7
-    lines = path.read_bytes().splitlines()
-    first = json.loads(lines[0])
-    assert first["prev"] == GENESIS and "signature" not in first
-    # tampering with any entry breaks the chain
-    tampered = json.loads(lines[2])
-    tampered["valid"] = not tampered["valid"]
-    lines[2] = json.dumps(tampered).encode()
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    with pytest.raises(AuditChainError, match="entry 3"):
-        verify_chain(path)
-
-
-def test_audit_two_writers_share_one_chain(tmp_path: Path) -> None:
-    path = tmp_path / "a.jsonl"
-    a, b = JsonlAuditLog(path), JsonlAuditLog(path)
-    for i in range(10):
-        (a if i % 3 else b).append_many([_decision(i), _decision(i + 100)])
-    a.close(), b.close()
-    assert verify_chain(path) == 20
-
-
-def test_audit_torn_last_line_is_cut(tmp_path: Path) -> None:
-    path = tmp_path / "a.jsonl"
-    log = JsonlAuditLog(path)
-    log.append_many([_decision(0), _decision(1)])
-    log.close()
-    with path.open("ab") as fh:
-        fh.write(b'{"seq":3,"prev":"tor')  # crash mid-write
-    log = JsonlAuditLog(path)
-    assert log.append(_decision(2)).seq == 3
-    log.close()
-    assert verify_chain(path) == 3
 
 
 # --- rate limits -------------------------------------------------------------------

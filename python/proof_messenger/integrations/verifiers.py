@@ -96,6 +96,7 @@ class EmbeddedVerifier:
         except RelayError as exc:
             raise ProofRejected(exc.code, exc.detail, 429 if exc.status == 429 else 400) from None
         self.relay.audit.sync()
+        self.relay.audit.attach_checkpoint([decision])
         verdict = decision.verdict()
         if not decision.valid:
             raise _rejected(verdict)

@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,12 @@ import proof_messenger as pm
 
 from . import errors, schemas
 from .api import build_router, json_response
-from .audit import AuditSink, GroupCommit, open_audit_log
+from .audit import AuditSink, GroupCommit, open_audit_sink
+from .auditapi import mount_audit
 from .clients import ClientStore, SqlClientStore
 from .config import Config, admin_token, ensure_data_dir
 from .db import Database, open_database
+from .decision import Decision
 from .errors import RelayError
 from .events import DecisionEvents
 from .hotpath import PATHS as HOT_PATHS
@@ -61,7 +63,9 @@ def _store_error_types() -> tuple[type[BaseException], ...]:
         pass
     from limits.errors import StorageError
 
-    types.append(StorageError)
+    from proof_messenger.auditlog import LogCorrupted, LogFailed
+
+    types += [StorageError, LogFailed, LogCorrupted]
     return tuple(types)
 
 
@@ -100,11 +104,12 @@ class Relay:
                 errors.SERVICE_UNAVAILABLE, "a backing store is unavailable; retry later"
             ) from None
 
-    async def durable(self) -> None:
-        """Waits until this request's audit entries are on disk (group commit)."""
-        if self.config.audit_fsync:
-            with self.store_errors():
-                await self.group.sync()
+    async def durable(self, decisions: Sequence[Decision] = ()) -> None:
+        """Waits until this request's audit entries are committed (group commit: on disk
+        unless ``audit_fsync`` is off) and completes their receipts with a signed checkpoint."""
+        with self.store_errors():
+            await self.group.sync()
+            self.audit.attach_checkpoint(decisions)
 
     def check_stores(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -138,8 +143,8 @@ def build_relay(
 ) -> Relay:
     """Opens the stores named by ``config`` (creating the data directory).
 
-    ``audit`` replaces the default hash-chained JSON-lines log with another
-    :class:`~proof_messenger.relay.audit.AuditSink` (the seam for the Merkle log)."""
+    ``audit`` replaces the default Merkle audit log (``<data_dir>/auditlog``, one log per
+    process) with another :class:`~proof_messenger.relay.audit.AuditSink`."""
     clock = clock or pm.now_ms
     data_dir = ensure_data_dir(config)
     token = admin_token(config, announce=announce)
@@ -154,7 +159,7 @@ def build_relay(
         redis_url=config.redis_url,
         share_of=config.workers,
     )
-    audit = audit or open_audit_log(data_dir, fsync=config.audit_fsync)
+    audit = audit or open_audit_sink(config, data_dir)
     events = DecisionEvents(log_context=config.log_context)
     metrics = RelayMetrics()
     policy = Policy(
@@ -296,6 +301,10 @@ def create_app(
     )
     app.state.relay = relay
     app.include_router(build_router(relay))
+    mount_audit(app, relay)
+    from .routes_webauthn import mount_webauthn  # WebAuthn registration + verification hook
+
+    mount_webauthn(app, relay)
     if cfg.demo:
         from .demo import build_demo
 

@@ -1,53 +1,49 @@
 """The audit seam: every decision is appended to a log and gets a receipt.
 
 :class:`AuditSink` is the interface the relay depends on. The default sink,
-:class:`JsonlAuditLog`, is deliberately simple but real: an append-only
-JSON-lines file where each entry carries the SHA-256 of its predecessor (a
-hash chain, so editing or dropping an entry breaks every later hash), written
-under an exclusive ``flock`` (several processes may share a data directory)
-and fsynced once per batch of appends (group commit, :class:`GroupCommit`).
-A later issue replaces it with a Merkle-tree log behind the same interface.
-
-Entry hash: ``sha256(RFC 8785 canonical form of the entry without "hash")``,
-where the entry holds ``seq``, ``prev`` (the previous hash, 64 zeros first)
-and the decision's record; each line is that canonical form with ``"hash"``
-appended as the last member. The receipt id is ``rcpt_<seq>_<hash[:16]>``.
+:class:`MerkleAuditSink`, is the tamper-evident Merkle log of
+docs/AUDIT_LOG.md (``proof_messenger.auditlog``): one log per relay process
+under ``<data_dir>/auditlog/<node>-<slot>`` (its own Ed25519 log key,
+generated there on first start, mode 0600), group commit (one fdatasync and
+one signed checkpoint for every request that waited on it), receipts with
+the entry's index, leaf hash, exact bytes and a signed checkpoint covering it.
+Check it offline with ``proof-messenger audit verify DATA_DIR``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import hashlib
-import logging
-import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from proof_messenger import canonicalize
+from proof_messenger.auditlog import (
+    AuditLog,
+    AuditRecord,
+    FileWitness,
+    HttpWitness,
+    Keyring,
+    Receipt,
+    SignedCheckpoint,
+    open_node_log,
+)
+from proof_messenger.auditlog.witness import Witness
 
 from .decision import Decision
 
-GENESIS = "0" * 64
-log = logging.getLogger("proof_messenger.relay.audit")
+if TYPE_CHECKING:
+    from .config import Config
 
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    id: str
-    seq: int
-    hash: str
+__all__ = ["AuditSink", "GroupCommit", "MerkleAuditSink", "Receipt", "open_audit_sink", "to_record"]
 
 
 class AuditSink(Protocol):
     """Where the relay records its decisions. The pipeline calls ``append_many``
-    once per request group (in decision order) and puts each returned receipt's
-    ``id`` into the verdict; the HTTP layer then awaits ``sync`` (through
-    :class:`GroupCommit`) before it answers, so a receipt is only handed out
-    once its entry is durable. Implementations must be thread-safe."""
+    once per request group (in decision order) and keeps each returned receipt
+    in its decision; the HTTP layer then awaits ``sync`` (through
+    :class:`GroupCommit`) and calls ``attach_checkpoint`` before it answers, so
+    a receipt is only handed out once its entry is durable and signed.
+    Implementations must be thread-safe."""
 
     def append(self, decision: Decision) -> Receipt: ...
     def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]: ...
@@ -55,145 +51,89 @@ class AuditSink(Protocol):
         """Makes every entry appended so far durable (blocking)."""
         ...
 
+    def attach_checkpoint(self, decisions: Sequence[Decision]) -> None:
+        """After ``sync``: completes each decision's receipt with a signed checkpoint."""
+        ...
+
     def close(self) -> None: ...
 
 
-_canonical = canonicalize  # RFC 8785, by the core
+def to_record(d: Decision, *, with_context: bool = False) -> AuditRecord:
+    """A relay decision as an audit log entry (identifiers and digests; the
+    context only when it will be sealed)."""
+    return AuditRecord(
+        time_ms=d.decided_at_ms,
+        decision="accepted" if d.valid else "rejected",
+        reason=None if d.valid else d.code,
+        audience=d.audience,
+        client=d.client_id,
+        subject=d.subject,
+        key_id=d.key_id,
+        # the core's allowlist: every proof that got as far as a key id is Ed25519
+        algorithm=d.algorithm or ("Ed25519" if d.key_id is not None else None),
+        signed_digest=None if d.signed_digest is None else d.signed_digest.hex(),
+        context=d.context if with_context else None,
+    )
 
 
-def entry_hash(entry: dict[str, Any]) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
-    return hashlib.sha256(_canonical(body)).hexdigest()
+class MerkleAuditSink:
+    """:class:`AuditSink` over one :class:`~proof_messenger.auditlog.AuditLog`."""
 
-
-class AuditChainError(ValueError):
-    pass
-
-
-def iter_entries(path: Path) -> Iterator[dict[str, Any]]:
-    import json
-
-    with path.open("rb") as fh:
-        for line in fh:
-            if line.endswith(b"\n"):
-                yield json.loads(line)
-
-
-def verify_chain(path: Path) -> int:
-    """Checks every hash and link of an audit file; returns the entry count."""
-    prev, n = GENESIS, 0
-    for n, entry in enumerate(iter_entries(path), start=1):
-        if entry.get("seq") != n or entry.get("prev") != prev:
-            raise AuditChainError(f"entry {n}: broken link")
-        if entry_hash(entry) != entry.get("hash"):
-            raise AuditChainError(f"entry {n}: hash mismatch")
-        prev = entry["hash"]
-    return n
-
-
-class JsonlAuditLog:
-    """Append-only, hash-chained JSON lines in ``<data_dir>/audit/decisions.jsonl``."""
-
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
-        self.path = path
-        self.fsync = fsync
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        self._lock = threading.Lock()
-        self._size = -1  # file size after our last write; -1 = re-read the tail
-        self._seq = 0
-        self._prev = GENESIS
-        self._dirty = False
+    def __init__(self, alog: AuditLog, *, inclusion_proof: bool = False) -> None:
+        self.log = alog
+        self.inclusion_proof = inclusion_proof
+        self._seal = alog.keyring is not None
 
     def append(self, decision: Decision) -> Receipt:
         return self.append_many([decision])[0]
 
     def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]:
-        """Appends in order with one ``write``; one receipt per decision."""
-        if not decisions:
-            return []
-        receipts: list[Receipt] = []
-        with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                self._catch_up()
-                lines = []
-                seq, prev = self._seq, self._prev
-                for d in decisions:
-                    seq += 1
-                    body = _canonical({"seq": seq, "prev": prev, **d.record()})
-                    prev = hashlib.sha256(body).hexdigest()
-                    # the stored line is the hashed body with "hash" appended as its last member
-                    lines.append(body[:-1] + b',"hash":"' + prev.encode("ascii") + b'"}')
-                    receipts.append(Receipt(f"rcpt_{seq}_{prev[:16]}", seq, prev))
-                data = b"\n".join(lines) + b"\n"
-                written = os.write(self._fd, data)
-                if written != len(data):  # disk full: do not leave a torn entry behind
-                    os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
-                    raise OSError("short write to the audit log")
-                self._seq, self._prev = seq, prev
-                self._size = os.fstat(self._fd).st_size
-                self._dirty = True
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        return receipts
-
-    def _catch_up(self) -> None:
-        """Reads the chain head if another process appended since our last write."""
-        size = os.fstat(self._fd).st_size
-        if size == self._size:
-            return
-        tail = self._read_tail(size)
-        if tail is None:
-            self._seq, self._prev = 0, GENESIS
-        else:
-            import json
-
-            entry = json.loads(tail)
-            self._seq, self._prev = int(entry["seq"]), str(entry["hash"])
-        self._size = os.fstat(self._fd).st_size
-
-    def _read_tail(self, size: int) -> bytes | None:
-        if size == 0:
-            return None
-        buf = b""
-        pos = size
-        while pos > 0:
-            step = min(65536, pos)
-            pos -= step
-            buf = os.pread(self._fd, step, pos) + buf
-            if not buf.endswith(b"\n"):
-                # A torn last line (crash or power loss mid-write): it was never
-                # acknowledged as durable, so cut it off before appending.
-                cut = buf.rfind(b"\n")
-                if cut < 0 and pos > 0:
-                    continue
-                new_size = pos + cut + 1
-                log.warning(
-                    "audit log %s: truncating a torn last entry (%d bytes)", self.path, size - new_size
-                )
-                os.ftruncate(self._fd, new_size)
-                return self._read_tail(new_size)
-            start = buf.rfind(b"\n", 0, len(buf) - 1)
-            if start >= 0:
-                return buf[start + 1 : -1]
-        return buf[:-1] if buf else None
+        return self.log.append_many([to_record(d, with_context=self._seal) for d in decisions])
 
     def sync(self) -> None:
-        if self.fsync and self._dirty:
-            self._dirty = False
-            try:
-                os.fdatasync(self._fd)
-            except OSError:
-                self._dirty = True
-                raise
+        self.log.commit()
+
+    def attach_checkpoint(self, decisions: Sequence[Decision]) -> None:
+        cp = self.log.latest
+        for d in decisions:
+            r = d.receipt
+            if r is None or r.index >= cp.size:
+                continue
+            proof = tuple(self.log.inclusion_proof(r.index, cp.size)) if self.inclusion_proof else None
+            # (direct construction: dataclasses.replace costs ~10 µs per response on the hot path)
+            d.receipt = Receipt(r.receipt_id, r.origin, r.index, r.leaf_hash, r.entry, cp.note, proof)
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """On demand: commits, persists and pushes a checkpoint to the witnesses."""
+        return self.log.checkpoint()
 
     def close(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                self.sync()
-                os.close(self._fd)
-                self._fd = -1
+        self.log.close()
+
+
+def open_audit_sink(config: Config, data_dir: Path | None = None) -> MerkleAuditSink:
+    """This process's log under ``<data_dir>/auditlog`` (a free ``<node>-<slot>``)."""
+    data_dir = data_dir or config.data_dir
+    if config.audit_encryption_key_file is not None:
+        keyring: Keyring | None = Keyring.from_file(config.audit_encryption_key_file)
+    else:
+        keyring = Keyring.from_env()  # PROOF_MESSENGER_AUDIT_KEY
+    witnesses: list[Witness] = []
+    if config.audit_witness_file is not None:
+        witnesses.append(FileWitness(config.audit_witness_file))
+    if config.audit_witness_url:
+        witnesses.append(HttpWitness(config.audit_witness_url))
+    alog = open_node_log(
+        data_dir / "auditlog",
+        node=config.audit_node,
+        origin_prefix=config.audit_origin_prefix,
+        key_path=config.audit_key_file,
+        keyring=keyring,
+        checkpoint_interval=config.audit_checkpoint_interval_s,
+        witnesses=witnesses,
+        fsync=config.audit_fsync,
+    )
+    return MerkleAuditSink(alog, inclusion_proof=config.audit_inclusion_proof)
 
 
 class GroupCommit:
@@ -240,36 +180,3 @@ class GroupCommit:
                         fut.set_result(None)
                     else:  # everyone who relied on this sync learns it failed
                         fut.set_exception(OSError(f"audit sync failed: {error}"))
-
-
-def open_audit_log(data_dir: Path, *, fsync: bool = True) -> JsonlAuditLog:
-    return JsonlAuditLog(data_dir / "audit" / "decisions.jsonl", fsync=fsync)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proof_messenger.relay.audit [FILE | --data-dir DIR]``: check the hash chain."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(
-        prog="python -m proof_messenger.relay.audit",
-        description="Check the hash chain of the relay's JSON-lines audit log.",
-    )
-    parser.add_argument("file", nargs="?", help="audit file (default <data-dir>/audit/decisions.jsonl)")
-    parser.add_argument("--data-dir", default="data")
-    args = parser.parse_args(None if argv is None else list(argv))
-    path = Path(args.file) if args.file else Path(args.data_dir) / "audit" / "decisions.jsonl"
-    try:
-        n = verify_chain(path)
-    except FileNotFoundError:
-        print(f"no audit log at {path}", file=sys.stderr)
-        return 2
-    except AuditChainError as exc:
-        print(f"{path}: BROKEN: {exc}", file=sys.stderr)
-        return 1
-    print(f"{path}: {n} entries, hash chain intact")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -73,10 +73,22 @@ class Config:
     log_context: bool = False  # include the verified context in decision events
     log_level: str = "info"
     audit_fsync: bool = True  # receipts are returned only after the audit batch is fsynced
+    audit_origin_prefix: str = "proof-messenger"  # checkpoint origin: <prefix>/<node>-<slot>
+    audit_node: str | None = None  # default: the host name (one log per relay process: <node>-<slot>)
+    audit_key_file: Path | None = None  # log signing key (PKCS#8 PEM Ed25519); default generated log.key
+    audit_encryption_key_file: Path | None = None  # AES-256-GCM keys (else $PROOF_MESSENGER_AUDIT_KEY)
+    audit_witness_file: Path | None = None  # append every persisted checkpoint to this file
+    audit_witness_url: str | None = None  # POST checkpoints to a C2SP tlog-witness / webhook
+    audit_checkpoint_interval_s: float = 1.0  # persist + push a checkpoint this often when the log grew
+    audit_inclusion_proof: bool = False  # verify responses carry the inclusion proof (else fetch it)
     # --- demo -----------------------------------------------------------------
     demo: bool = False
     demo_audience: str = "demo-bank"
     wasm_dir: Path | None = None  # the built WASM package (wasm/dist); found automatically
+    # --- WebAuthn (docs/PROTOCOL.md section 10); off unless webauthn_rp_id is set (or demo) ---
+    webauthn_rp_id: str | None = None  # e.g. "bank.example"; demo default "localhost"
+    webauthn_origins: str = ""  # comma-separated exact origins; demo default http://localhost:<port>
+    webauthn_rp_name: str = "proof-messenger"
 
     @property
     def bind_public(self) -> bool:
@@ -205,7 +217,13 @@ def _validate(cfg: Config) -> None:
     check(cfg.body_timeout_s > 0, "body_timeout_s must be > 0")
     check(cfg.max_age_ms > 0 and cfg.max_skew_ms >= 0, "max_age_ms must be > 0, max_skew_ms >= 0")
     check(cfg.challenge_ttl_ms > 0, "challenge_ttl_ms must be > 0")
+    check(cfg.audit_checkpoint_interval_s >= 0, "audit_checkpoint_interval_s must be >= 0")
     check(cfg.admin_token is None or len(cfg.admin_token) >= 32, "admin_token must have >= 32 characters")
+    if cfg.audit_witness_url is not None:
+        check(
+            cfg.audit_witness_url.startswith(("http://", "https://")),
+            "audit_witness_url must be http:// or https://",
+        )
     if cfg.redis_url is not None:
         check(
             cfg.redis_url.startswith(("redis://", "rediss://", "unix://")),

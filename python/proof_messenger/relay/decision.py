@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from proof_messenger.auditlog import Receipt
 
 
 def b64url(data: bytes | None) -> str | None:
@@ -36,6 +39,8 @@ class Decision:
     context_digest: bytes | None = None
     signed_digest: bytes | None = None  # SHA-256 of the signed payload (ties a receipt to exact bytes)
     receipt_id: str | None = None
+    receipt: Receipt | None = None  # the audit log's receipt (checkpoint attached before answering)
+    algorithm: str | None = None  # the proof's algorithm, when known
     _digest_b64: str | None = None  # memo: the verdict, the event and the audit entry all print it
 
     @property
@@ -59,6 +64,7 @@ class Decision:
             "context": self.context,
             "contextDigest": self.context_digest_b64,
             "receiptId": self.receipt_id,
+            "receipt": None if self.receipt is None else self.receipt.to_dict(),
         }
 
     def record(self) -> dict[str, Any]:

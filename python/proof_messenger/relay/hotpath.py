@@ -192,7 +192,7 @@ class VerifyEndpoints:
             metrics.batch_size.observe(len(bodies))
         if job.error is not None:
             raise job.error
-        await relay.durable()
+        await relay.durable(job.decisions)
         if path == VERIFY:
             return 200, job.decisions[0].verdict()
         n_valid = sum(1 for d in job.decisions if d.valid)

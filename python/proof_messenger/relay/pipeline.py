@@ -41,12 +41,14 @@ from .keys import KeyRecord, KeyRegistry
 from .limits import RateLimiter
 from .metrics import RelayMetrics
 from .replay import Challenge, Claim, ReplayStore
+from .webauthn import COUNTER_DETAIL, COUNTER_NOT_INCREASING, WebAuthnHook
 
 _REPLAY_DETAIL = {
     errors.NONCE_REPLAYED: "this nonce was already accepted once",
     errors.CHALLENGE_UNKNOWN: "the nonce is not a challenge issued by this relay",
     errors.CHALLENGE_BINDING_MISMATCH: "the challenge was issued for another subject or audience",
     errors.CHALLENGE_EXPIRED: "the challenge has expired",
+    COUNTER_NOT_INCREASING: COUNTER_DETAIL,
 }
 
 
@@ -116,6 +118,7 @@ class Pipeline:
         self.metrics = metrics
         self.clock = clock
         self._keys = _KeyCache()
+        self.webauthn: WebAuthnHook | None = None  # set by routes_webauthn.mount_webauthn
 
     def parse(self, data: bytes) -> pm.Proof:
         """Structure, field formats and the algorithm allowlist: the core parser."""
@@ -219,9 +222,16 @@ class Pipeline:
             enrolled = self.registry.active_keys(
                 {p.subject for _, _, p in pending if p.subject is not None}, now_ms=now
             )
-            trusted = {s: [self._keys.get(r.public_key) for r in recs] for s, recs in enrolled.items()}
+            trusted: dict[str, list[pm.VerifyingKey | pm.WebAuthnCredential]] = {
+                s: [self._keys.get(r.public_key) for r in recs] for s, recs in enrolled.items()
+            }
+            wa = self.webauthn
+            wa_subjects = {p.subject for _, _, p in pending if p.subject and p.algorithm == "WebAuthn"}
+            if wa is not None and wa_subjects:  # no extra query for Ed25519-only groups
+                for s, creds in wa.credentials(wa_subjects).items():
+                    trusted.setdefault(s, []).extend(creds)
 
-            def resolver(subject: str) -> list[pm.VerifyingKey]:
+            def resolver(subject: str) -> list[pm.VerifyingKey | pm.WebAuthnCredential]:
                 return trusted.get(subject, [])
 
             by_audience: dict[str, list[int]] = {}
@@ -238,7 +248,7 @@ class Pipeline:
                     "max_skew_ms": policy.max_skew_ms,
                     "max_bytes": policy.max_proof_bytes,
                     "max_depth": policy.max_depth,
-                }
+                } | (wa.verify_options() if wa is not None else {})
                 if len(ks) == 1:
                     out = [pm.verify(pending[ks[0]][2], **opts)]
                 else:
@@ -247,7 +257,8 @@ class Pipeline:
                     results[k] = res
 
             # -- 7. replay: only proofs the core accepted may consume a nonce -----------
-            valid = [k for k, r in enumerate(results) if r.valid]
+            overrides = wa.commit(results) if wa is not None else {}  # WebAuthn counters (atomic)
+            valid = [k for k, r in enumerate(results) if r.valid and k not in overrides]
             claims = [
                 Claim(
                     str(results[k].subject),
@@ -259,9 +270,9 @@ class Pipeline:
             ]
             consumed = self.replay.consume(claims, now_ms=now, require_challenge=policy.require_challenge)
             replay = dict(zip(valid, consumed, strict=True))
-            for k, (j, i, _) in enumerate(pending):
+            for k, (j, i, proof) in enumerate(pending):
                 res, owner = results[k], owners[k]
-                code = replay[k] if res.valid else res.code
+                code = overrides[k] if k in overrides else replay[k] if res.valid else res.code
                 ok = code is None
                 decisions[j][i] = Decision(
                     valid=ok,
@@ -280,6 +291,7 @@ class Pipeline:
                     context=res.context if ok else None,
                     context_digest=res.context_digest,
                     signed_digest=res.signed_digest,
+                    algorithm=proof.algorithm,
                 )
 
         # -- 8. receipts (one audit write for the group), events, metrics --------------
@@ -289,7 +301,7 @@ class Pipeline:
                 job.decisions = decisions[j]  # type: ignore[assignment]
                 done.extend(job.decisions)
         for decision, receipt in zip(done, self.audit.append_many(done), strict=True):
-            decision.receipt_id = receipt.id
+            decision.receipt, decision.receipt_id = receipt, receipt.receipt_id
         for job in jobs:
             if job.error is None:
                 self.events.emit(job.decisions, request_id=job.request_id, remote_addr=job.remote_addr)

@@ -40,6 +40,31 @@ class Proof(BaseModel):
     signature: str = Field(description="base64, 64 bytes.")
 
 
+class AuditReceipt(_Strict):
+    """Proof that the decision is in the relay's audit log (docs/AUDIT_LOG.md, "Receipts").
+    Check it offline: ``proof-messenger audit receipt FILE --public-key VKEY``."""
+
+    receiptId: str
+    origin: str = Field(description="The log's origin (first line of its checkpoints).")
+    index: int = Field(description="The entry's index in the log.")
+    leafHash: str = Field(description="base64 RFC 6962 leaf hash: SHA-256(0x00 || entry).")
+    entry: str = Field(description="The exact logged entry (RFC 8785 JSON).")
+    checkpoint: str | None = Field(
+        description="A signed checkpoint (C2SP note) covering the entry; also GET /audit/checkpoint."
+    )
+    inclusionProof: list[str] | None = Field(
+        description="base64 audit path to the checkpoint's root (when audit_inclusion_proof is on; "
+        "else GET /audit/proof/inclusion or /audit/receipts/{index})."
+    )
+
+
+class AuditCheckpoint(_Strict):
+    origin: str
+    size: int
+    rootHash: str = Field(description="base64 root hash of the tree of that size.")
+    checkpoint: str = Field(description="The signed checkpoint (C2SP note).")
+
+
 class Verdict(_Strict):
     valid: bool = Field(description="True only if every check passed and the nonce was consumed now.")
     code: str | None = Field(
@@ -55,6 +80,7 @@ class Verdict(_Strict):
     context: dict[str, Any] | None = Field(description="The verified context (valid proofs only).")
     contextDigest: str | None = Field(description="base64url SHA-256 of the canonical context.")
     receiptId: str | None = Field(description="Audit log receipt for this decision.")
+    receipt: AuditReceipt | None = Field(default=None, description="The audit receipt itself.")
 
 
 class BatchVerdicts(_Strict):

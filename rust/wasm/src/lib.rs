@@ -96,6 +96,24 @@ pub fn draft(
         .map_err(to_js)
 }
 
+/// The 32-byte signed digest of a v1 envelope under algorithm "WebAuthn"
+/// (docs/PROTOCOL.md section 10.3): the `challenge` of
+/// `navigator.credentials.get`.
+#[wasm_bindgen(js_name = webauthnDigest)]
+pub fn webauthn_digest(
+    context_json: &str,
+    audience: &str,
+    timestamp_ms: f64,
+    nonce: &str,
+    max_bytes: f64,
+    max_depth: f64,
+) -> core::result::Result<Vec<u8>, JsValue> {
+    proof_limits(max_bytes, max_depth)
+        .and_then(|l| convert::envelope(context_json.as_bytes(), audience, timestamp_ms, nonce, l))
+        .map(|e| e.signed_digest_for(proof_messenger_core::proof::Algorithm::WebAuthn).to_vec())
+        .map_err(to_js)
+}
+
 /// Canonical JSON of the proof assembled from an envelope, a public key
 /// (raw or SPKI) and a signature over the envelope's signed digest.
 #[wasm_bindgen(js_name = assembleProof)]

@@ -46,7 +46,43 @@ async function enrolment(pair) {
   return data;
 }
 
-let state = { pair: null, subject: null, context: null };
+let state = { pair: null, subject: null, context: null, passkey: null };
+
+const fromB64url = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+
+// A passkey for a fresh demo subject: the relay's WebAuthn registration ceremony.
+async function passkeyEnrolment() {
+  const known = await idb("readonly", (s) => s.get("passkey"));
+  if (known) return known;
+  const ch = await postJson("/demo/api/webauthn/challenge", "{}");
+  if (ch.status !== 201) throw new Error(`passkey challenge failed: ${ch.status} ${JSON.stringify(ch.data)}`);
+  const pk = structuredClone(ch.data.publicKey);
+  pk.challenge = fromB64url(pk.challenge);
+  pk.user.id = fromB64url(pk.user.id);
+  pk.excludeCredentials = pk.excludeCredentials.map((c) => ({ ...c, id: fromB64url(c.id) }));
+  const cred = await navigator.credentials.create({ publicKey: pk });
+  const transports = cred.response.getTransports ? cred.response.getTransports() : [];
+  const reg = await postJson("/demo/api/webauthn/register", JSON.stringify({
+    challenge: ch.data.challenge,
+    attestationObject: base64url(cred.response.attestationObject),
+    clientDataJSON: base64url(cred.response.clientDataJSON),
+    transports,
+  }));
+  if (reg.status !== 201) throw new Error(`passkey registration failed: ${reg.status} ${JSON.stringify(reg.data)}`);
+  const enrolled = { subject: reg.data.subject, keyId: reg.data.keyId, credential: { id: reg.data.credentialId, transports } };
+  await idb("readwrite", (s) => s.put(enrolled, "passkey"));
+  return enrolled;
+}
+
+async function usePasskey() {
+  state.passkey = await passkeyEnrolment();
+  state.subject = state.passkey.subject;
+  $("key-status").textContent = "a passkey (WebAuthn): the authenticator signs after user verification";
+  $("subject").textContent = state.passkey.subject;
+  $("key-id").textContent = state.passkey.keyId;
+  $("review-card").hidden = true;
+  document.body.dataset.status = "ready";
+}
 
 function showError(e) {
   $("error").textContent = String(e && e.message ? e.message : e);
@@ -76,7 +112,9 @@ async function approve() {
   // The recommended flow: the backend asks the relay for a challenge bound to this subject.
   const ch = await postJson("/demo/api/challenge", JSON.stringify({ subject: state.subject }));
   if (ch.status !== 201) throw new Error(`challenge failed: ${ch.status} ${JSON.stringify(ch.data)}`);
-  const proof = await requestProof({ context, signer: state.pair, audience: AUDIENCE, nonce: ch.data.nonce });
+  const proof = state.passkey
+    ? await requestProof({ context, credential: state.passkey.credential, audience: AUDIENCE, nonce: ch.data.nonce })
+    : await requestProof({ context, signer: state.pair, audience: AUDIENCE, nonce: ch.data.nonce });
   const headers = { [PROOF_HEADER]: base64url(new TextEncoder().encode(JSON.stringify(proof))) };
   if ($("compromised").checked) headers["X-Demo-Compromised-Proxy"] = "1";
   const { data } = await postJson("/demo/api/transfer", JSON.stringify(context), headers);
@@ -109,6 +147,7 @@ async function main() {
   $("key-id").textContent = enrolled.keyId;
   $("transfer-form").addEventListener("submit", (e) => review(e).catch(showError));
   $("approve").addEventListener("click", () => approve().catch(showError));
+  $("use-passkey").addEventListener("click", () => usePasskey().catch(showError));
   document.body.dataset.status = "ready";
 }
 
