@@ -212,3 +212,30 @@ async def test_mixed_batch_ed25519_and_webauthn(wh: RelayHarness) -> None:
     r = await wh.verify_batch([proof(auth, 2), ed, proof(auth, 1)], client)
     got = [(x["valid"], x["code"]) for x in r.json()["results"]]
     assert got == [(True, None), (True, None), (False, "counter_not_increasing")]
+
+
+async def test_admin_lists_and_revokes_credentials(wh: RelayHarness) -> None:
+    auth = Authenticator("ES256", seed=21)
+    assert (await register(wh, auth, subject="carol")).status_code == 201
+    client = await wh.new_client(AUDIENCE)
+
+    r = await wh.http.get("/v1/webauthn/credentials", params={"subject": "carol"}, headers=wh.admin)
+    assert r.status_code == 200, r.text
+    assert [c["credentialId"] for c in r.json()["credentials"]] == [b64url(auth.credential_id)]
+    assert (await wh.http.get("/v1/webauthn/credentials")).status_code == 401
+
+    carol = {**CONTEXT, "subject": "carol"}
+    v = (await wh.verify(proof(auth, 4, context=carol), client)).json()
+    assert (v["valid"], v["code"]) == (True, None), v
+
+    cid = b64url(auth.credential_id)
+    r = await wh.http.post(f"/v1/webauthn/credentials/{cid}/revoke", headers=wh.admin)
+    assert r.status_code == 200 and r.json()["revokedAt"] is not None, r.text
+    # Revocation takes effect on the next verification.
+    v = (await wh.verify(proof(auth, 5, context=carol), client)).json()
+    assert (v["valid"], v["code"]) == (False, "untrusted_key"), v
+
+    r = await wh.http.post(f"/v1/webauthn/credentials/{b64url(b'nope' * 4)}/revoke", headers=wh.admin)
+    assert r.status_code == 404
+    r = await wh.http.post("/v1/webauthn/credentials/not=base64/revoke", headers=wh.admin)
+    assert r.status_code == 400

@@ -100,6 +100,10 @@ class CredentialOut(_Strict):
     revokedAt: int | None
 
 
+class CredentialListOut(_Strict):
+    credentials: list[CredentialOut]
+
+
 class DemoRegistrationChallengeRequest(_Strict):
     userName: str | None = Field(default=None, max_length=256, pattern=_TEXT)
 
@@ -238,6 +242,38 @@ def mount_webauthn(app: FastAPI, relay: Relay) -> WebAuthnStore:
     )
     async def registration(request: Request) -> Response:
         return await register(request)
+
+    @router.get(
+        "/v1/webauthn/credentials",
+        summary="List registered WebAuthn credentials, optionally of one subject (admin)",
+        dependencies=admin,
+        response_class=Response,
+        responses=_responses(200, CredentialListOut, "The credentials", 401, 503),
+        openapi_extra=_ADMIN_SECURITY,
+    )
+    async def list_credentials(subject: str | None = None) -> Response:
+        with relay.store_errors():
+            recs = store.list_credentials(subject=subject)
+        return json_response({"credentials": [r.to_json() for r in recs]})
+
+    @router.post(
+        "/v1/webauthn/credentials/{credential_id}/revoke",
+        summary="Revoke a WebAuthn credential; takes effect on the next verification (admin)",
+        dependencies=admin,
+        response_class=Response,
+        responses=_responses(200, CredentialOut, "The revoked credential", 400, 401, 404, 503),
+        openapi_extra=_ADMIN_SECURITY,
+    )
+    async def revoke_credential(credential_id: str) -> Response:
+        try:
+            raw = b64url_decode(credential_id)
+        except ValueError:
+            raise RelayError(errors.INVALID_REQUEST, "credential id must be canonical base64url") from None
+        with relay.store_errors():
+            rec = store.revoke(raw, now_ms=relay.clock())
+        if rec is None:
+            raise RelayError(errors.NOT_FOUND, "no such credential")
+        return json_response(rec.to_json())
 
     app.include_router(router)
 
