@@ -143,11 +143,16 @@ function depthOption(options) {
  * @returns {string}
  */
 export function canonicalize(value, options) {
+  return withJsonText(bg.canonicalize, value, options);
+}
+
+/** Checks a JS value, converts it to JSON text and hands it to a core export. */
+function withJsonText(exported, value, options) {
   const depth = depthOption(options);
   const text = toJsonText(value, depth);
   ready();
   try {
-    return bg.canonicalize(text, depth);
+    return exported(text, depth);
   } catch (e) {
     throw recover(e);
   }
@@ -158,14 +163,7 @@ export function canonicalize(value, options) {
  * @returns {Uint8Array} 32 bytes
  */
 export function contextDigest(value, options) {
-  const depth = depthOption(options);
-  const text = toJsonText(value, depth);
-  ready();
-  try {
-    return bg.contextDigest(text, depth);
-  } catch (e) {
-    throw recover(e);
-  }
+  return withJsonText(bg.contextDigest, value, options);
 }
 
 /**
@@ -173,14 +171,7 @@ export function contextDigest(value, options) {
  * Show it next to the context the user approves.
  */
 export function fingerprint(value, options) {
-  const depth = depthOption(options);
-  const text = toJsonText(value, depth);
-  ready();
-  try {
-    return bg.fingerprint(text, depth);
-  } catch (e) {
-    throw recover(e);
-  }
+  return withJsonText(bg.fingerprint, value, options);
 }
 
 /**
