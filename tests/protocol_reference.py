@@ -18,6 +18,34 @@ from typing import Any
 import nacl.signing
 import rfc8785
 
+#: The error codes of protocol v1 (docs/PROTOCOL.md section 7 as of v1), in order.
+V1_CODES = (
+    "input_too_large",
+    "nesting_too_deep",
+    "invalid_utf8",
+    "invalid_json",
+    "duplicate_key",
+    "lone_surrogate",
+    "non_finite_number",
+    "inexact_number",
+    "invalid_type",
+    "missing_field",
+    "unknown_field",
+    "invalid_field",
+    "unsupported_version",
+    "unsupported_algorithm",
+    "invalid_base64",
+    "invalid_public_key",
+    "weak_public_key",
+    "untrusted_key",
+    "missing_subject",
+    "audience_mismatch",
+    "proof_expired",
+    "timestamp_in_future",
+    "bad_signature",
+    "nonce_replayed",
+)
+
 DST = b"proof-messenger/v1/signing-payload\x00"
 ALGORITHM = "Ed25519"
 SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")

@@ -13,36 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import proof_messenger as pm
+import protocol_reference as proto
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 
-#: The error codes of protocol v1 (docs/PROTOCOL.md section 7 as of v1), in order.
-V1_CODES = (
-    "input_too_large",
-    "nesting_too_deep",
-    "invalid_utf8",
-    "invalid_json",
-    "duplicate_key",
-    "lone_surrogate",
-    "non_finite_number",
-    "inexact_number",
-    "invalid_type",
-    "missing_field",
-    "unknown_field",
-    "invalid_field",
-    "unsupported_version",
-    "unsupported_algorithm",
-    "invalid_base64",
-    "invalid_public_key",
-    "weak_public_key",
-    "untrusted_key",
-    "missing_subject",
-    "audience_mismatch",
-    "proof_expired",
-    "timestamp_in_future",
-    "bad_signature",
-    "nonce_replayed",
-)
+#: The error codes of protocol v1, in order (defined once, in the protocol oracle).
+V1_CODES = proto.V1_CODES
 
 
 @cache

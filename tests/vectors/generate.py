@@ -1108,32 +1108,7 @@ def proof_v1() -> dict[str, Any]:
     }
 
 
-CODES = [
-    "input_too_large",
-    "nesting_too_deep",
-    "invalid_utf8",
-    "invalid_json",
-    "duplicate_key",
-    "lone_surrogate",
-    "non_finite_number",
-    "inexact_number",
-    "invalid_type",
-    "missing_field",
-    "unknown_field",
-    "invalid_field",
-    "unsupported_version",
-    "unsupported_algorithm",
-    "invalid_base64",
-    "invalid_public_key",
-    "weak_public_key",
-    "untrusted_key",
-    "missing_subject",
-    "audience_mismatch",
-    "proof_expired",
-    "timestamp_in_future",
-    "bad_signature",
-    "nonce_replayed",
-]  # docs/PROTOCOL.md section 7, in order
+CODES = proto.V1_CODES  # docs/PROTOCOL.md section 7, in order
 
 
 B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
