@@ -28,7 +28,7 @@ async def test_valid_proof_then_replay(h: RelayHarness) -> None:
         v["nonce"] == proof.nonce and v["timestamp"] == proof.timestamp_ms and v["audience"] == "payments-api"
     )
     assert v["receiptId"].startswith("rcpt_") and v["receiptId"] == v["receipt"]["receiptId"]
-    assert v["receipt"]["index"] == 0 and v["receipt"]["checkpoint"]
+    assert v["receipt"]["index"] == 0 and "checkpoint" not in v["receipt"]  # compact by default
     r2 = await h.verify(proof, client)
     assert r2.status_code == 200
     assert (r2.json()["valid"], r2.json()["code"], r2.json()["context"]) == (False, "nonce_replayed", None)
@@ -415,3 +415,26 @@ def test_service_codes_do_not_clash_with_core_codes() -> None:
     overlap = set(errors.SERVICE_CODES) & set(pm.ERROR_CODES)
     assert overlap == set()
     assert errors.NONCE_REPLAYED in pm.ERROR_CODES and errors.INPUT_TOO_LARGE in pm.ERROR_CODES
+
+
+async def test_every_response_carries_request_id_and_security_headers(h: RelayHarness) -> None:
+    """The verify paths bypass the framework; they must still send the same headers."""
+    client = await h.new_client()
+    key, _ = await h.enroll("alice")
+    answers = [
+        await h.verify(sign(key), {**client, "x-request-id": "trace-abc.123"}),  # 200, the caller's id
+        await h.verify(sign(key), {"authorization": "Bearer nope"}),  # 401 from the hot path
+        await h.http.get("/v1/proofs/verify", headers=client),  # 405 from the hot path
+        await h.http.get("/healthz"),  # a framework route
+        await h.verify(sign(key), {**client, "x-request-id": "bad id\twith tab"}),  # not echoed
+    ]
+    assert [r.status_code for r in answers] == [200, 401, 405, 200, 200]
+    assert answers[0].headers["x-request-id"] == "trace-abc.123"
+    ids = [r.headers["x-request-id"] for r in answers]
+    assert len(set(ids)) == len(ids) and "\t" not in ids[4]
+    for r in answers:
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+    metrics = (await h.http.get("/metrics")).text
+    counted = 'proof_messenger_http_requests_total{method="POST",route="/v1/proofs/verify",status='
+    assert f'{counted}"200"}} 2.0' in metrics and f'{counted}"401"}} 1.0' in metrics

@@ -4,6 +4,8 @@ client auth, the auditor CLI on a relay data dir, and SIGKILL against the relay 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import signal
@@ -30,7 +32,32 @@ async def _vkey(h: RelayHarness, client: dict[str, str]) -> Verifier:
     return Verifier.from_vkey(r.text)
 
 
-async def test_verify_receipt_verifies_offline(h: RelayHarness) -> None:
+async def test_compact_receipt_pins_the_full_one(h: RelayHarness) -> None:
+    """The default receipt (id, origin, index, leaf hash) is answered only once the entry is
+    durable; the full receipt fetched later hashes to the same leaf and verifies offline."""
+    client = await h.new_client()
+    key, _ = await h.enroll("alice")
+    r = await h.verify(sign(key), client)
+    assert r.status_code == 200, r.text
+    v = r.json()
+    compact = v["receipt"]
+    assert set(compact) == {"receiptId", "origin", "index", "leafHash"}
+    assert compact["receiptId"] == v["receiptId"] and compact["index"] == 0
+    full = (await h.http.get(f"/audit/receipts/{compact['index']}", headers=client)).json()
+    assert {k: full[k] for k in compact} == compact
+    assert base64.b64decode(compact["leafHash"]) == hashlib.sha256(b"\x00" + full["entry"].encode()).digest()
+    check = verify_receipt(full, trusted=[await _vkey(h, client)])
+    assert check.ok, check.message
+    # the entry was on disk before the answer: the auditor finds it in a copy taken now
+    assert audit_entries(h.relay.config.data_dir)[0]["receiptId"] == v["receiptId"]
+
+
+async def test_verify_receipt_verifies_offline(make_harness: Any) -> None:
+    async with make_harness(audit_receipt="full") as h:
+        await _full_receipt_verifies_offline(h)
+
+
+async def _full_receipt_verifies_offline(h: RelayHarness) -> None:
     client = await h.new_client()
     key, _ = await h.enroll("alice")
     r = await h.verify(sign(key), client)
@@ -69,7 +96,7 @@ async def test_verify_receipt_verifies_offline(h: RelayHarness) -> None:
 
 
 async def test_inclusion_proof_in_responses(make_harness: Any) -> None:
-    async with make_harness(audit_inclusion_proof=True) as h:
+    async with make_harness(audit_receipt="full", audit_inclusion_proof=True) as h:
         client = await h.new_client()
         key, _ = await h.enroll("alice")
         r = await h.verify_batch([sign(key), sign(key), b"{}"], client)
@@ -81,7 +108,12 @@ async def test_inclusion_proof_in_responses(make_harness: Any) -> None:
         assert [res["receipt"]["index"] for res in results] == [0, 1, 2]
 
 
-async def test_rejected_decisions_are_logged(h: RelayHarness) -> None:
+async def test_rejected_decisions_are_logged(make_harness: Any) -> None:
+    async with make_harness(audit_receipt="full") as h:
+        await _rejected_decisions_are_logged(h)
+
+
+async def _rejected_decisions_are_logged(h: RelayHarness) -> None:
     client = await h.new_client()
     key, _ = await h.enroll("alice")
     stranger = pm.SigningKey.generate()
@@ -181,7 +213,7 @@ def test_sigkill_loop_every_answered_request_is_logged(tmp_path: Path) -> None:
     client: dict[str, str] | None = None
     key: pm.SigningKey | None = None
     for _ in range(kills):
-        relay = start_relay(data, "--rate-limit-subject", "100000/minute")
+        relay = start_relay(data, "--rate-limit-subject", "100000/minute", "--audit-receipt", "full")
         try:
             if client is None or key is None:
                 with httpx.Client(timeout=10) as http:

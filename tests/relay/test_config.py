@@ -133,6 +133,7 @@ def _sample(name: str) -> str:
         "audit_witness_file": "/tmp/witness",
         "audit_witness_url": "https://witness.example/add-checkpoint",
         "audit_checkpoint_interval_s": "0.5",
+        "audit_receipt": "full",
         "audit_inclusion_proof": "true",
         "demo": "on",
         "demo_audience": "x",

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import proof_messenger as pm
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from proof_messenger._core import TokenBuckets
 from proof_messenger.relay import errors
 from proof_messenger.relay.clients import SqlClientStore
 from proof_messenger.relay.db import SqliteDatabase
@@ -158,7 +161,7 @@ def test_challenges(db: SqliteDatabase) -> None:
 # --- rate limits -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", ["sliding-window", "moving-window", "fixed-window"])
+@pytest.mark.parametrize("strategy", ["token-bucket", "sliding-window", "moving-window", "fixed-window"])
 def test_rate_limits(strategy: str) -> None:
     rl = RateLimiter(client_limit="5/minute", subject_limit="2/minute", strategy=strategy)
     assert rl.hit_client("c", cost=3).allowed
@@ -177,3 +180,61 @@ def test_sqlite_synchronous_setting(tmp_path: Path) -> None:
     assert d.query_one("PRAGMA journal_mode")[0] == "wal"
     d.close()
     assert isinstance(d, SqliteDatabase) and sqlite3.sqlite_version_info >= (3, 24)
+
+
+def test_subject_batch_charges_in_order_and_all_or_nothing() -> None:
+    rl = RateLimiter(client_limit="100/minute", subject_limit="3/minute")  # 3 tokens, +1 every 20 s
+    waits = rl.hit_subjects([("alice", 2), ("alice", 2), ("bob", 3), ("alice", 1), ("bob", 1)])
+    # a cost larger than what is left fails and takes nothing, so alice's next single unit fits
+    assert waits[0] == 0 and 1 <= waits[1] <= 20 and waits[2] == 0 and waits[3] == 0
+    assert 1 <= waits[4] <= 20
+    assert rl.hit_subjects([("carol", 4)]) == [60]  # more than the bucket: a full window
+    rl.purge()  # forgetting full buckets keeps the empty ones
+    assert not rl.hit_subject("bob").allowed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "é", ""]), st.integers(min_value=0, max_value=60)),
+        max_size=80,
+    )
+)
+def test_token_buckets_match_a_reference_bucket(ops: list[tuple[str, int]]) -> None:
+    """With a slow refill (1 token per 12 minutes) the native buckets must decide exactly
+    like a plain counter per key: a hit passes iff its cost fits what is left, all or nothing."""
+    buckets = TokenBuckets([(50, 36_000.0)])
+    left: dict[str, int] = {}
+    for key, cost in ops:
+        have = left.get(key, 50)
+        wait = buckets.hit(key, cost)
+        if cost > 50:
+            assert wait == 36_000
+        elif cost <= have:
+            assert wait == 0
+            left[key] = have - cost
+        else:
+            assert 1 <= wait <= 720 * (cost - have)
+
+
+def test_registry_cache_sees_writes_from_other_connections(tmp_path: Path) -> None:
+    """active_keys reads through a cache; a revocation or enrollment committed by another
+    connection (another process's relay or admin call) must count on the very next call."""
+    path = tmp_path / "relay.sqlite3"
+    relay_db, admin_db = SqliteDatabase(path), SqliteDatabase(path)
+    relay, admin = SqlKeyRegistry(relay_db), SqlKeyRegistry(admin_db)
+    k1, k2 = (pm.SigningKey.generate().verifying_key for _ in range(2))
+    rec = admin.enroll("alice", k1.to_bytes(), key_id=k1.key_id, now_ms=1000, not_after_ms=5000)
+    assert [r.id for r in relay.active_keys(["alice", "bob"], now_ms=2000)["alice"]] == [rec.id]
+    assert relay.active_keys(["alice"], now_ms=5000) == {}  # the window is checked per call, cached or not
+    admin.revoke(rec.id, now_ms=2500)
+    assert relay.active_keys(["alice"], now_ms=3000) == {}
+    rec2 = admin.enroll("bob", k2.to_bytes(), key_id=k2.key_id, now_ms=3000)
+    assert [r.id for r in relay.active_keys(["alice", "bob"], now_ms=3000)["bob"]] == [rec2.id]
+    # writes through the caching object itself (same connection) count too
+    relay.revoke(rec2.id, now_ms=3500)
+    assert relay.active_keys(["bob"], now_ms=4000) == {}
+    rec3 = relay.enroll("bob", k1.to_bytes(), key_id=k1.key_id, now_ms=4000)
+    assert [r.id for r in relay.active_keys(["bob"], now_ms=4000)["bob"]] == [rec3.id]
+    relay_db.close()
+    admin_db.close()

@@ -29,12 +29,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from proof_messenger import canonicalize
 
 from .crypt import Keyring
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson comes with the relay extra
+    _orjson = None  # type: ignore[assignment]
 
 VERSION = 1
 Decision = Literal["accepted", "rejected"]
@@ -48,9 +52,9 @@ def receipt_id(log_id: str, index: int) -> str:
     return f"rcpt_{log_id}_{index}"
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """One decision, as the relay hands it to the log."""
+class AuditRecord(NamedTuple):
+    """One decision, as the relay hands it to the log (a named tuple: the relay builds
+    one per decision on its hot path, and a frozen dataclass costs ~4x more to build)."""
 
     time_ms: int
     decision: Decision
@@ -67,24 +71,55 @@ class AuditRecord:
 def make_leaf(record: AuditRecord, *, index: int, log_id: str, keyring: Keyring | None = None) -> bytes:
     if record.decision not in ("accepted", "rejected"):
         raise ValueError(f"decision must be 'accepted' or 'rejected', not {record.decision!r}")
+    # Members in RFC 8785 order (all names are ASCII: code-point order), for _jcs_entry.
     entry: dict[str, Any] = {
-        "v": VERSION,
-        "index": index,
-        "log": log_id,
-        "receiptId": receipt_id(log_id, index),
-        "time": record.time_ms,
-        "client": record.client,
-        "subject": record.subject,
-        "keyId": record.key_id,
         "algorithm": record.algorithm,
         "audience": record.audience,
-        "signedDigest": record.signed_digest,
+        "client": record.client,
         "decision": record.decision,
+        "index": index,
+        "keyId": record.key_id,
+        "log": log_id,
         "reason": record.reason,
+        "receiptId": receipt_id(log_id, index),
+        "signedDigest": record.signed_digest,
+        "subject": record.subject,
+        "time": record.time_ms,
+        "v": VERSION,
     }
     if keyring is not None and record.context is not None:
-        aad = canonicalize(entry)
+        aad = _jcs_entry(entry)
         entry["sealed"] = keyring.seal(canonicalize(dict(record.context)), aad=aad)
+        entry = dict(sorted(entry.items()))
+    return _jcs_entry(entry)
+
+
+_SAFE_INT = 2**53
+_STR_OR_NONE = frozenset({str, type(None)})
+_INT_MEMBERS = frozenset({"index", "time", "v"})
+
+
+def _jcs_entry(entry: dict[str, Any]) -> bytes:
+    """RFC 8785 form of an entry whose members are already in canonical order.
+
+    For such a flat object of strings, safe integers and nulls, orjson's compact
+    output is byte-identical to RFC 8785 (same escapes: only quote, backslash and
+    control characters, with the short forms), and four times faster than the
+    general canonicalizer; anything else goes to the core's canonicalizer.
+    ``tests/auditlog/test_entry_fastpath.py`` checks the identity with hypothesis."""
+    ints = (entry["index"], entry["time"])
+    if (
+        _orjson is not None
+        and _STR_OR_NONE.issuperset(map(type, [v for k, v in entry.items() if k not in _INT_MEMBERS]))
+        and type(ints[0]) is int
+        and type(ints[1]) is int
+        and -_SAFE_INT < ints[0] < _SAFE_INT
+        and -_SAFE_INT < ints[1] < _SAFE_INT
+    ):
+        try:
+            return _orjson.dumps(entry)
+        except TypeError:  # e.g. a lone surrogate: the canonicalizer names the problem
+            pass
     return canonicalize(entry)
 
 

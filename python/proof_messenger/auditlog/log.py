@@ -99,7 +99,17 @@ class Receipt:
     checkpoint: str | None = None
     inclusion_proof: tuple[bytes, ...] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
+        """The JSON form. ``compact``: only the id, origin, index and leaf hash, which
+        pin the entry; the full receipt of that index (entry, checkpoint, proof) comes
+        from the log (``GET /audit/receipts/{index}``) and must match the leaf hash."""
+        if compact:
+            return {
+                "receiptId": self.receipt_id,
+                "origin": self.origin,
+                "index": self.index,
+                "leafHash": base64.b64encode(self.leaf_hash).decode(),
+            }
         return {
             "receiptId": self.receipt_id,
             "origin": self.origin,
@@ -178,7 +188,9 @@ class AuditLog:
         self._failed: BaseException | None = None
         self._closed = False
         empty = self._sign(0, store.root(0))
-        self._latest = empty
+        self._latest = empty  # the newest signed checkpoint (signed lazily: see ``latest``)
+        self._durable: tuple[int, bytes] = (0, empty.root)  # (size, root) last fsynced
+        self._sign_lock = threading.Lock()
         self._persisted = empty
         self._persist_lock = threading.Lock()
         self.recovery: Recovery | None = None
@@ -291,6 +303,7 @@ class AuditLog:
         )
         if cp is not None and last is not None:
             self._persisted = self._latest = SignedCheckpoint(last, cp.size, cp.root_hash)
+            self._durable = (cp.size, cp.root_hash)
         # Sign and persist what survived, so the checkpoint history covers it.
         self.checkpoint()
 
@@ -327,23 +340,30 @@ class AuditLog:
         """Makes everything appended before the call durable and returns a
         signed checkpoint covering it. Concurrent callers share one fsync.
         ``persist`` also stores the checkpoint and pushes it to the witnesses."""
-        target = self._store.size
-        with self._cv:
-            while True:
-                self._check_usable()
-                if self._latest.size >= target:
-                    cp = self._latest
-                    break
-                if not self._committing:
-                    self._committing = True
-                    cp = self._lead_commit()
-                    break
-                self._cv.wait()
+        self.sync()
+        cp = self.latest
         if persist:
             self._persist()
         return cp
 
-    def _lead_commit(self) -> SignedCheckpoint:
+    def sync(self) -> None:
+        """Makes everything appended before the call durable (the relay's
+        ``AuditSink.sync``). Concurrent callers share one fsync. Signing waits
+        until a checkpoint is asked for (:attr:`latest`): a busy relay signs
+        once per reader or ticker interval, not once per group commit."""
+        target = self._store.size
+        with self._cv:
+            while True:
+                self._check_usable()
+                if self._durable[0] >= target:
+                    return
+                if not self._committing:
+                    self._committing = True
+                    self._lead_commit()
+                    return
+                self._cv.wait()
+
+    def _lead_commit(self) -> None:
         """The group commit itself, run by one caller while the others wait (called holding
         ``_cv``, which it releases around the I/O)."""
         self._cv.release()
@@ -351,7 +371,6 @@ class AuditLog:
             with self._lock:
                 size, root = self._store.mark_commit()
             self._store.sync()
-            cp = self._sign(size, root)
         except BaseException as exc:
             self._failed = exc
             raise
@@ -359,8 +378,7 @@ class AuditLog:
             self._cv.acquire()
             self._committing = False
             self._cv.notify_all()
-        self._latest = cp
-        return cp
+        self._durable = (size, root)
 
     def _sign(self, size: int, root: bytes) -> SignedCheckpoint:
         note = sign_note(Checkpoint(self.origin, size, root).to_text(), self.signer)
@@ -370,7 +388,7 @@ class AuditLog:
         """Stores the latest checkpoint (off the request path: the ticker and
         :meth:`checkpoint` call this) and hands it to the witnesses."""
         with self._persist_lock:
-            cp = self._latest
+            cp = self.latest
             if cp.size <= self._persisted.size:
                 return
             try:
@@ -381,10 +399,6 @@ class AuditLog:
                 raise
             self._persisted = cp
         self._pusher.submit(Pushed(cp.note, cp.size))
-
-    def sync(self) -> None:
-        """:meth:`commit`, for callers that only need durability (the relay's ``AuditSink.sync``)."""
-        self.commit()
 
     def append(self, record: AuditRecord, *, proof: bool = True) -> Receipt:
         """Appends one record, commits, and returns its complete receipt."""
@@ -415,15 +429,23 @@ class AuditLog:
 
     @property
     def latest(self) -> SignedCheckpoint:
-        """The newest signed checkpoint (covers every committed entry)."""
+        """The newest signed checkpoint; covers every committed (fsynced) entry. The
+        log never signs a size that is not on disk, so it can never sign a fork."""
+        size, root = self._durable
+        if self._latest.size < size:
+            with self._sign_lock:
+                size, root = self._durable
+                if self._latest.size < size:
+                    self._latest = self._sign(size, root)
         return self._latest
 
     def persisted_checkpoints(self) -> list[str]:
         return self._store.checkpoint_notes()
 
     def _committed(self, size: int) -> None:
-        if size > self._latest.size:
-            raise ValueError(f"size {size} is beyond the latest checkpoint ({self._latest.size})")
+        latest = self.latest.size
+        if size > latest:
+            raise ValueError(f"size {size} is beyond the latest checkpoint ({latest})")
 
     def entry(self, index: int) -> bytes:
         self._committed(index + 1)
@@ -454,14 +476,14 @@ class AuditLog:
         return proof
 
     def _root(self, size: int) -> bytes:
-        latest = self._latest
+        latest = self.latest
         return latest.root if size == latest.size else self._store.root(size)
 
     def receipt(
         self, index: int, *, checkpoint: SignedCheckpoint | None = None, proof: bool = True
     ) -> Receipt:
         """The receipt of a committed entry against ``checkpoint`` (default: the latest)."""
-        cp = checkpoint or self._latest
+        cp = checkpoint or self.latest
         if not 0 <= index < cp.size:
             raise ValueError(f"entry {index} is not covered by the checkpoint of size {cp.size}")
         self._committed(cp.size)

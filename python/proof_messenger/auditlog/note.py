@@ -178,8 +178,11 @@ class Signer:
         return f"Signer({self.verifier.vkey!r})"
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters other than newline
+
+
 def _check_text(text: str) -> None:
-    if not text.endswith("\n") or any(ord(c) < 0x20 and c != "\n" for c in text):
+    if not text.endswith("\n") or _CONTROL.search(text):
         raise NoteError("malformed note text")
 
 

@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +31,11 @@ import proof_messenger as pm
 
 from . import errors, schemas
 from .api import build_router, json_response
-from .audit import AuditSink, GroupCommit, open_audit_sink
+from .audit import AuditSink, open_audit_sink
 from .auditapi import mount_audit
 from .clients import ClientStore, SqlClientStore
 from .config import Config, admin_token, ensure_data_dir
 from .db import Database, open_database
-from .decision import Decision
 from .errors import RelayError
 from .events import DecisionEvents
 from .hotpath import PATHS as HOT_PATHS
@@ -88,10 +87,6 @@ class Relay:
     pipeline: Pipeline
     admin_token: str = field(repr=False)
     clock: Callable[[], int] = pm.now_ms
-    group: GroupCommit = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.group = GroupCommit(self.audit.sync)
 
     @contextlib.contextmanager
     def store_errors(self) -> Iterator[None]:
@@ -103,13 +98,6 @@ class Relay:
             raise RelayError(
                 errors.SERVICE_UNAVAILABLE, "a backing store is unavailable; retry later"
             ) from None
-
-    async def durable(self, decisions: Sequence[Decision] = ()) -> None:
-        """Waits until this request's audit entries are committed (group commit: on disk
-        unless ``audit_fsync`` is off) and completes their receipts with a signed checkpoint."""
-        with self.store_errors():
-            await self.group.sync()
-            self.audit.attach_checkpoint(decisions)
 
     def check_stores(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -209,6 +197,15 @@ class RelayApp(FastAPI):
         scope["pm.request_id"] = rid
         status = 500
         extra = [(b"x-request-id", rid.encode("ascii")), (b"x-content-type-options", b"nosniff")]
+        m = self.metrics
+        if scope["path"] in HOT_PATHS:  # the verify endpoints add the headers themselves
+            m.in_flight.inc()
+            try:
+                status = await self.hot.serve(scope, receive, send, [*extra, _NO_STORE])
+            finally:
+                m.in_flight.dec()
+                m.observe_request(scope["method"], scope["path"], status, time.perf_counter() - start)
+            return
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -221,18 +218,16 @@ class RelayApp(FastAPI):
                 message = {**message, "headers": headers}
             await send(message)
 
-        m = self.metrics
-        hot = scope["path"] in HOT_PATHS
         m.in_flight.inc()
         try:
-            if hot:
-                await self.hot(scope, receive, send_wrapper)
-            else:
-                await super().__call__(scope, receive, send_wrapper)
+            await super().__call__(scope, receive, send_wrapper)
         finally:
             m.in_flight.dec()
-            path = scope["path"] if hot else (getattr(scope.get("route"), "path", None) or "unmatched")
+            path = getattr(scope.get("route"), "path", None) or "unmatched"
             m.observe_request(scope["method"], path, status, time.perf_counter() - start)
+
+
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 def _request_id_source() -> Callable[[], str]:
@@ -265,6 +260,7 @@ def create_app(
         async def purge() -> None:
             while True:
                 await asyncio.sleep(_PURGE_INTERVAL_S)
+                relay.limiter.purge()  # in-process token buckets that are full again
                 try:
                     await asyncio.to_thread(relay.replay.purge, now_ms=relay.clock())
                 except Exception as exc:  # keep purging later; stores report their own failures

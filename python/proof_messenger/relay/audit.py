@@ -6,14 +6,15 @@ docs/AUDIT_LOG.md (``proof_messenger.auditlog``): one log per relay process
 under ``<data_dir>/auditlog/<node>-<slot>`` (its own Ed25519 log key,
 generated there on first start, mode 0600), group commit (one fdatasync and
 one signed checkpoint for every request that waited on it), receipts with
-the entry's index, leaf hash, exact bytes and a signed checkpoint covering it.
+the entry's index and leaf hash (``audit_receipt = "full"``: also its exact
+bytes and a signed checkpoint covering it; by default the client fetches
+those from ``GET /audit/receipts/{index}``).
 Check it offline with ``proof-messenger audit verify DATA_DIR``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,15 +35,15 @@ from .decision import Decision
 if TYPE_CHECKING:
     from .config import Config
 
-__all__ = ["AuditSink", "GroupCommit", "MerkleAuditSink", "Receipt", "open_audit_sink", "to_record"]
+__all__ = ["AuditSink", "MerkleAuditSink", "Receipt", "open_audit_sink", "to_record"]
 
 
 class AuditSink(Protocol):
     """Where the relay records its decisions. The pipeline calls ``append_many``
     once per request group (in decision order) and keeps each returned receipt
-    in its decision; the HTTP layer then awaits ``sync`` (through
-    :class:`GroupCommit`) and calls ``attach_checkpoint`` before it answers, so
-    a receipt is only handed out once its entry is durable and signed.
+    in its decision; the verification worker then calls ``sync`` and
+    ``attach_checkpoint`` for the group before any of its requests is answered,
+    so a receipt is only handed out once its entry is durable.
     Implementations must be thread-safe."""
 
     def append(self, decision: Decision) -> Receipt: ...
@@ -79,9 +80,10 @@ def to_record(d: Decision, *, with_context: bool = False) -> AuditRecord:
 class MerkleAuditSink:
     """:class:`AuditSink` over one :class:`~proof_messenger.auditlog.AuditLog`."""
 
-    def __init__(self, alog: AuditLog, *, inclusion_proof: bool = False) -> None:
+    def __init__(self, alog: AuditLog, *, inclusion_proof: bool = False, full_receipts: bool = True) -> None:
         self.log = alog
         self.inclusion_proof = inclusion_proof
+        self.full_receipts = full_receipts
         self._seal = alog.keyring is not None
 
     def append(self, decision: Decision) -> Receipt:
@@ -91,9 +93,11 @@ class MerkleAuditSink:
         return self.log.append_many([to_record(d, with_context=self._seal) for d in decisions])
 
     def sync(self) -> None:
-        self.log.commit()
+        self.log.sync()  # durable; the checkpoint is signed when asked for (attach_checkpoint, readers)
 
     def attach_checkpoint(self, decisions: Sequence[Decision]) -> None:
+        if not self.full_receipts:
+            return  # compact receipts: the client fetches the checkpoint (GET /audit/receipts/{index})
         cp = self.log.latest
         for d in decisions:
             r = d.receipt
@@ -133,50 +137,6 @@ def open_audit_sink(config: Config, data_dir: Path | None = None) -> MerkleAudit
         witnesses=witnesses,
         fsync=config.audit_fsync,
     )
-    return MerkleAuditSink(alog, inclusion_proof=config.audit_inclusion_proof)
-
-
-class GroupCommit:
-    """Coalesces concurrent ``await sync()`` calls into as few blocking syncs as possible.
-
-    ``await sync()`` returns once a sync that *started after the call* has
-    finished, so everything appended before the call is durable. Callers that
-    arrive while a sync runs share the next one: under load one fsync covers
-    many requests. Single event loop only.
-    """
-
-    def __init__(self, sync: Callable[[], None]) -> None:
-        self._sync = sync
-        self._started = 0
-        self._done = 0
-        self._running = False
-        self._waiters: list[asyncio.Future[None]] = []
-
-    async def sync(self) -> None:
-        target = self._started + 1
-        while self._done < target:
-            if self._running:
-                fut = asyncio.get_running_loop().create_future()
-                self._waiters.append(fut)
-                await fut
-                continue
-            self._running = True
-            self._started += 1
-            started = self._started
-            error: BaseException | None = None
-            try:
-                await asyncio.to_thread(self._sync)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                self._running = False
-                self._done = started
-                waiters, self._waiters = self._waiters, []
-                for fut in waiters:
-                    if fut.done():
-                        continue
-                    if error is None:
-                        fut.set_result(None)
-                    else:  # everyone who relied on this sync learns it failed
-                        fut.set_exception(OSError(f"audit sync failed: {error}"))
+    return MerkleAuditSink(
+        alog, inclusion_proof=config.audit_inclusion_proof, full_receipts=config.audit_receipt == "full"
+    )

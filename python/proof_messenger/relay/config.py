@@ -67,7 +67,7 @@ class Config:
     # --- rate limits (limits library notation, per client / per subject) -------
     rate_limit_client: str = "1000/second"
     rate_limit_subject: str = "60/minute"
-    rate_limit_strategy: str = "sliding-window"  # sliding-window | moving-window | fixed-window
+    rate_limit_strategy: str = "token-bucket"  # token-bucket | sliding-window | moving-window | fixed-window
     # --- events and audit -----------------------------------------------------
     decision_log: str = "-"  # "-" = stdout, "" = off, else a file path
     log_context: bool = False  # include the verified context in decision events
@@ -80,7 +80,8 @@ class Config:
     audit_witness_file: Path | None = None  # append every persisted checkpoint to this file
     audit_witness_url: str | None = None  # POST checkpoints to a C2SP tlog-witness / webhook
     audit_checkpoint_interval_s: float = 1.0  # persist + push a checkpoint this often when the log grew
-    audit_inclusion_proof: bool = False  # verify responses carry the inclusion proof (else fetch it)
+    audit_receipt: str = "compact"  # compact: id, index, leaf hash (full one: GET /audit/receipts/{i}) | full
+    audit_inclusion_proof: bool = False  # full receipts carry the inclusion proof (else fetch it)
     # --- demo -----------------------------------------------------------------
     demo: bool = False
     demo_audience: str = "demo-bank"
@@ -100,8 +101,9 @@ class Config:
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Config)}
 _SYNCHRONOUS = ("normal", "full")
-_STRATEGIES = ("sliding-window", "moving-window", "fixed-window")
+_STRATEGIES = ("token-bucket", "sliding-window", "moving-window", "fixed-window")
 _SERVERS = ("uvicorn", "granian")
+_RECEIPTS = ("compact", "full")
 
 
 def _field_type(name: str) -> Any:
@@ -217,6 +219,7 @@ def _validate(cfg: Config) -> None:
     check(cfg.body_timeout_s > 0, "body_timeout_s must be > 0")
     check(cfg.max_age_ms > 0 and cfg.max_skew_ms >= 0, "max_age_ms must be > 0, max_skew_ms >= 0")
     check(cfg.challenge_ttl_ms > 0, "challenge_ttl_ms must be > 0")
+    check(cfg.audit_receipt in _RECEIPTS, f"audit_receipt must be one of {_RECEIPTS}")
     check(cfg.audit_checkpoint_interval_s >= 0, "audit_checkpoint_interval_s must be >= 0")
     check(cfg.admin_token is None or len(cfg.admin_token) >= 32, "admin_token must have >= 32 characters")
     if cfg.audit_witness_url is not None:

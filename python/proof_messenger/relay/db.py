@@ -46,6 +46,7 @@ class Database(Protocol):
     def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
     def transaction(self) -> Any: ...  # context manager yielding a Transaction
     def checkpoint(self) -> None: ...  # engine housekeeping, called every second (may do nothing)
+    def data_version(self) -> int | None: ...  # changes when another connection committed (None: unknown)
     def close(self) -> None: ...
 
 
@@ -131,6 +132,11 @@ class SqliteDatabase:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def data_version(self) -> int | None:
+        """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes
+        whenever another connection (thread or process) has committed since."""
+        return int(self.query_one("PRAGMA data_version")[0])
 
     def checkpoint(self) -> None:
         """Copies the WAL into the database without blocking writers (PASSIVE)."""

@@ -49,8 +49,8 @@ class Decision:
             self._digest_b64 = b64url(self.context_digest)
         return self._digest_b64
 
-    def verdict(self) -> dict[str, Any]:
-        """The HTTP response object for this decision."""
+    def verdict(self, *, compact_receipt: bool = False) -> dict[str, Any]:
+        """The HTTP response object for this decision (see ``Receipt.to_dict`` for ``compact_receipt``)."""
         return {
             "valid": self.valid,
             "code": self.code,
@@ -64,7 +64,7 @@ class Decision:
             "context": self.context,
             "contextDigest": self.context_digest_b64,
             "receiptId": self.receipt_id,
-            "receipt": None if self.receipt is None else self.receipt.to_dict(),
+            "receipt": None if self.receipt is None else self.receipt.to_dict(compact=compact_receipt),
         }
 
     def record(self) -> dict[str, Any]:

@@ -18,7 +18,6 @@ True
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import select
@@ -28,10 +27,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from . import jsonout
 from .decision import Decision
 
 LOGGER_NAME = "proof_messenger.decisions"
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 _second_cache: tuple[int, str] = (-1, "")
@@ -57,34 +56,44 @@ class DecisionEvents:
         logger = self.logger
         if not logger.isEnabledFor(logging.INFO):
             return
-        # One LogRecord per decision, its constant attributes computed once per call
-        # (LogRecord.__init__ looks up the time, thread, process and caller each time).
+        lines = [jsonout.dumps(self._event(d, request_id, remote_addr)) for d in decisions]
+        handlers = logger.handlers
+        if len(handlers) == 1 and type(handlers[0]) is DecisionLogHandler and not logger.filters:
+            # The configured decision log: straight to its buffer (no LogRecord per line;
+            # measured at ~8 % of the relay's GIL time when every line went through logging).
+            handlers[0].add_lines(lines)
+            return
+        # Any other logging setup: one LogRecord per decision, its constant attributes
+        # computed once per call (LogRecord.__init__ looks up the time, thread and caller).
         template = vars(logger.makeRecord(logger.name, logging.INFO, __file__, 0, "", (), None))
-        for d in decisions:
-            event: dict[str, Any] = {
-                "ts": _rfc3339(d.decided_at_ms),
-                "event": "proof_messenger.decision",
-                "outcome": "success" if d.valid else "failure",
-                "valid": d.valid,
-                "code": d.code,
-                "client": d.client_id,
-                "subject": d.subject,
-                "keyId": d.key_id,
-                "enrollmentId": d.enrollment_id,
-                "audience": d.audience,
-                "nonce": d.nonce,
-                "proofTimestamp": d.timestamp_ms,
-                "contextDigest": d.context_digest_b64,
-                "receiptId": d.receipt_id,
-                "requestId": request_id,
-                "remoteAddr": remote_addr,
-            }
-            if self.log_context and d.context is not None:
-                event["context"] = d.context
+        for line in lines:
             record = logging.LogRecord.__new__(logging.LogRecord)
             record.__dict__.update(template)
-            record.msg = _dumps(event)
+            record.msg = line.decode("utf-8")
             logger.handle(record)
+
+    def _event(self, d: Decision, request_id: str | None, remote_addr: str | None) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "ts": _rfc3339(d.decided_at_ms),
+            "event": "proof_messenger.decision",
+            "outcome": "success" if d.valid else "failure",
+            "valid": d.valid,
+            "code": d.code,
+            "client": d.client_id,
+            "subject": d.subject,
+            "keyId": d.key_id,
+            "enrollmentId": d.enrollment_id,
+            "audience": d.audience,
+            "nonce": d.nonce,
+            "proofTimestamp": d.timestamp_ms,
+            "contextDigest": d.context_digest_b64,
+            "receiptId": d.receipt_id,
+            "requestId": request_id,
+            "remoteAddr": remote_addr,
+        }
+        if self.log_context and d.context is not None:
+            event["context"] = d.context
+        return event
 
     def flush(self) -> None:
         """Writes out what :meth:`emit` queued (the pipeline calls it once per request group)."""
@@ -120,6 +129,11 @@ class DecisionLogHandler(logging.Handler):
         except FileNotFoundError:
             return None
         return st.st_dev, st.st_ino
+
+    def add_lines(self, lines: list[bytes]) -> None:
+        """Queues encoded JSON lines (no newline) for the next :meth:`flush_now`."""
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.extend(line + b"\n" for line in lines)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

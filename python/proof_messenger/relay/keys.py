@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -129,9 +130,17 @@ def _record(row: Any) -> KeyRecord:
 class SqlKeyRegistry:
     """:class:`KeyRegistry` over plain SQL (SQLite here, PostgreSQL-compatible)."""
 
+    CACHE_SUBJECTS = 100_000
+
     def __init__(self, db: Database) -> None:
         self.db = db
         db.executescript(_SCHEMA)
+        # Unrevoked enrollments by subject, as last read. Valid while neither this object
+        # (``_generation``) nor any other connection (``data_version``) has written since.
+        self._cache: dict[str, list[KeyRecord]] = {}
+        self._cache_version: tuple[int, int | None] | None = None
+        self._generation = 0
+        self._cache_lock = threading.Lock()
 
     def enroll(
         self,
@@ -176,6 +185,7 @@ class SqlKeyRegistry:
                     None,
                 ),
             )
+        self._generation += 1
         return rec
 
     def get(self, enrollment_id: str) -> KeyRecord | None:
@@ -203,25 +213,44 @@ class SqlKeyRegistry:
             "UPDATE pm_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
             (now_ms, enrollment_id),
         )
+        self._generation += 1
         return self.get(enrollment_id)
 
     def active_keys(self, subjects: Iterable[str], *, now_ms: int) -> dict[str, list[KeyRecord]]:
+        """The keys enrolled for each subject and valid at ``now_ms``.
+
+        Read through a cache that one cheap query per call proves current: SQLite's
+        ``data_version`` changes when any other connection or process commits, and this
+        object counts its own writes, so an enrollment or revocation made anywhere is
+        seen by the next call (as with a query per call), while a busy relay stops
+        reading the same rows for every request group."""
         wanted = list(dict.fromkeys(subjects))
-        out: dict[str, list[KeyRecord]] = {}
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.db.query_all(
-                f"SELECT {_COLUMNS} FROM pm_keys"  # noqa: S608
-                f" WHERE subject IN ({marks}) AND revoked_at_ms IS NULL"
-                " AND (not_before_ms IS NULL OR not_before_ms <= ?)"
-                " AND (not_after_ms IS NULL OR not_after_ms > ?)",
-                (*chunk, now_ms, now_ms),
-            )
-            for row in rows:
-                rec = _record(row)
-                out.setdefault(rec.subject, []).append(rec)
-        return out
+        with self._cache_lock:
+            version = (self._generation, self.db.data_version())
+            if version != self._cache_version or version[1] is None or len(self._cache) > self.CACHE_SUBJECTS:
+                self._cache.clear()
+                self._cache_version = version
+            cache = self._cache
+            missing = [s for s in wanted if s not in cache]
+            for s in missing:
+                cache[s] = []
+            for i in range(0, len(missing), _IN_CHUNK):
+                chunk = missing[i : i + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows = self.db.query_all(
+                    f"SELECT {_COLUMNS} FROM pm_keys"  # noqa: S608
+                    f" WHERE subject IN ({marks}) AND revoked_at_ms IS NULL",
+                    chunk,
+                )
+                for row in rows:
+                    rec = _record(row)
+                    cache[rec.subject].append(rec)
+            out: dict[str, list[KeyRecord]] = {}
+            for s in wanted:
+                recs = [r for r in cache[s] if r.active_at(now_ms)]
+                if recs:
+                    out[s] = recs
+            return out
 
     def ping(self) -> None:
         self.db.query_one("SELECT 1 FROM pm_keys LIMIT 1")

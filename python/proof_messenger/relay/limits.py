@@ -1,10 +1,16 @@
-"""Rate limits per API client and per subject, on the `limits` library.
+"""Rate limits per API client and per subject.
 
-The default strategy is the sliding-window counter: O(1) per key, smooth like
-a token bucket (no burst at a window edge), and the same Lua-backed algorithm
-in Redis. ``moving-window`` is exact but costs O(limit) per hit; ``fixed-window``
-is the cheapest. Storage is in-process memory by default and Redis with
-``--redis-url`` so every relay process shares the counters.
+Two backends, one interface:
+
+* ``token-bucket`` (the default, in-process): the ``governor`` crate's GCRA
+  (the token bucket's exact equivalent) through ``proof_messenger._core.TokenBuckets``.
+  "60/minute" is a bucket of 60 tokens refilled at one per second: no burst at a
+  window edge, O(1) per key, and a batch of proofs is charged in one native call.
+* the ``limits`` library's strategies: ``sliding-window`` (a counter, O(1)),
+  ``moving-window`` (exact, O(limit) per hit) and ``fixed-window``, in memory or,
+  with ``--redis-url``, in Redis so that every relay process shares the counters
+  (with Redis, ``token-bucket`` means ``limits``' sliding-window counter, its
+  closest shared equivalent).
 
 >>> rl = RateLimiter(client_limit="2/minute", subject_limit="1/minute")
 >>> [rl.hit_client("c1").allowed for _ in range(3)]
@@ -12,6 +18,8 @@ is the cheapest. Storage is in-process memory by default and Redis with
 >>> d = rl.hit_subject("alice"), rl.hit_subject("alice")
 >>> (d[0].allowed, d[1].allowed, d[1].retry_after_s >= 1)
 (True, False, True)
+>>> rl.hit_subjects([("bob", 1), ("carol", 2)])
+[0, 60]
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -31,6 +40,8 @@ from limits.strategies import (
 from limits.strategies import (
     RateLimiter as _Strategy,
 )
+
+from proof_messenger._core import TokenBuckets
 
 
 class _MemoryStorage(MemoryStorage):
@@ -79,45 +90,28 @@ def _share(item: RateLimitItem, n: int) -> RateLimitItem:
     return item if n <= 1 else type(item)(max(1, item.amount // n), item.multiples, item.namespace)
 
 
-class RateLimiter:
-    def __init__(
-        self,
-        *,
-        client_limit: str,
-        subject_limit: str,
-        strategy: str = "sliding-window",
-        redis_url: str | None = None,
-        key_prefix: str = "pm-limits",
-        share_of: int = 1,
-    ) -> None:
-        """``share_of``: with in-process storage and N worker processes, each worker
-        enforces 1/N of every limit (Redis storage is shared: exact limits)."""
+TOKEN_BUCKET = "token-bucket"  # noqa: S105 (a strategy name, not a credential)
+
+
+class _LimitsBackend:
+    """The ``limits`` library: memory or Redis storage, one of its strategies."""
+
+    def __init__(self, strategy: str, redis_url: str | None, key_prefix: str) -> None:
         self.storage: Storage
         if redis_url:
             self.storage = storage_from_string(redis_url, key_prefix=key_prefix)  # type: ignore[assignment]
-            share_of = 1
         else:
             self.storage = _MemoryStorage()
         self._strategy = _STRATEGIES[strategy](self.storage)
-        self._client_items = [_share(i, share_of) for i in parse_many(client_limit)]
-        self._subject_items = [_share(i, share_of) for i in parse_many(subject_limit)]
 
-    def hit_client(self, client_id: str, cost: int = 1) -> RateDecision:
-        return self._hit(self._client_items, "client", client_id, cost)
-
-    def hit_subject(self, subject: str, cost: int = 1) -> RateDecision:
-        return self._hit(self._subject_items, "subject", subject, cost)
-
-    def _hit(self, items: list[RateLimitItem], scope: str, ident: str, cost: int) -> RateDecision:
+    def hit(self, items: list[RateLimitItem], scope: str, ident: str, cost: int) -> int:
         for item in items:
             if cost > item.amount:
-                # Larger than the whole budget: can never pass; wait a full window.
-                return RateDecision(False, max(1, item.get_expiry()))
+                return max(1, item.get_expiry())  # larger than the whole budget: never passes
             if not self._strategy.hit(item, scope, ident, cost=cost):
                 stats = self._strategy.get_window_stats(item, scope, ident)
-                wait = stats.reset_time - time.time()
-                return RateDecision(False, max(1, math.ceil(wait)))
-        return ALLOWED
+                return max(1, math.ceil(stats.reset_time - time.time()))
+        return 0
 
     def ping(self) -> None:
         if not self.storage.check():
@@ -125,3 +119,72 @@ class RateLimiter:
 
     def reset(self) -> None:
         self.storage.reset()
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        *,
+        client_limit: str,
+        subject_limit: str,
+        strategy: str = TOKEN_BUCKET,
+        redis_url: str | None = None,
+        key_prefix: str = "pm-limits",
+        share_of: int = 1,
+    ) -> None:
+        """``share_of``: with in-process storage and N worker processes, each worker
+        enforces 1/N of every limit (Redis storage is shared: exact limits)."""
+        if redis_url:
+            share_of = 1
+        self._client_items = [_share(i, share_of) for i in parse_many(client_limit)]
+        self._subject_items = [_share(i, share_of) for i in parse_many(subject_limit)]
+        self._native: tuple[TokenBuckets, TokenBuckets] | None = None
+        self._limits: _LimitsBackend | None = None
+        if strategy == TOKEN_BUCKET and not redis_url:
+            self._native = (self._buckets(self._client_items), self._buckets(self._subject_items))
+        else:
+            shared = "sliding-window" if strategy == TOKEN_BUCKET else strategy
+            self._limits = _LimitsBackend(shared, redis_url, key_prefix)
+
+    @staticmethod
+    def _buckets(items: list[RateLimitItem]) -> TokenBuckets:
+        return TokenBuckets([(i.amount, float(i.get_expiry())) for i in items])
+
+    def hit_client(self, client_id: str, cost: int = 1) -> RateDecision:
+        if self._native is not None:
+            return _decision(self._native[0].hit(client_id, cost))
+        return _decision(self._hit_limits(self._client_items, "client", client_id, cost))
+
+    def hit_subject(self, subject: str, cost: int = 1) -> RateDecision:
+        return _decision(self.hit_subjects([(subject, cost)])[0])
+
+    def hit_subjects(self, costs: Sequence[tuple[str, int]]) -> list[int]:
+        """Charges each ``(subject, cost)`` in order; returns the seconds to wait for
+        each (0: allowed). One native call for a whole batch with token buckets."""
+        if self._native is not None:
+            return self._native[1].hit_many(list(costs))
+        return [self._hit_limits(self._subject_items, "subject", s, c) for s, c in costs]
+
+    def _hit_limits(self, items: list[RateLimitItem], scope: str, ident: str, cost: int) -> int:
+        assert self._limits is not None
+        return self._limits.hit(items, scope, ident, cost)
+
+    def ping(self) -> None:
+        if self._limits is not None:
+            self._limits.ping()
+
+    def purge(self) -> None:
+        """Drops in-process buckets that are full again (the relay calls it periodically)."""
+        if self._native is not None:
+            for buckets in self._native:
+                buckets.retain_recent()
+
+    def reset(self) -> None:
+        if self._native is not None:
+            self._native = (self._buckets(self._client_items), self._buckets(self._subject_items))
+        elif self._limits is not None:
+            self._limits.reset()
+
+
+def _decision(wait_s: int) -> RateDecision:
+    return ALLOWED if wait_s == 0 else RateDecision(False, wait_s)

@@ -363,13 +363,20 @@ class Pipeline:
         for j, i, subject in items:
             by_subject.setdefault(subject, []).append((j, i))
         waits: dict[tuple[int, int], int] = {}
-        for subject, keys in by_subject.items():
-            if len(keys) > 1 and self.limiter.hit_subject(subject, len(keys)).allowed:
-                continue
-            for key in keys:
-                rd = self.limiter.hit_subject(subject)
-                if not rd.allowed:
-                    waits[key] = rd.retry_after_s
+        subjects = list(by_subject)
+        retry: list[str] = []  # subjects whose proofs did not fit together: charged one by one
+        for subject, wait in zip(
+            subjects, self.limiter.hit_subjects([(s, len(by_subject[s])) for s in subjects]), strict=True
+        ):
+            if wait and len(by_subject[subject]) == 1:
+                waits[by_subject[subject][0]] = wait
+            elif wait:
+                retry.append(subject)
+        if retry:
+            singles = self.limiter.hit_subjects([(s, 1) for s in retry for _ in by_subject[s]])
+            for key, wait in zip((k for s in retry for k in by_subject[s]), singles, strict=True):
+                if wait:
+                    waits[key] = wait
         if waits and self.metrics:
             self.metrics.rate_limited.labels("subject").inc(len(waits))
         return waits

@@ -48,13 +48,20 @@ class AuditReceipt(_Strict):
     origin: str = Field(description="The log's origin (first line of its checkpoints).")
     index: int = Field(description="The entry's index in the log.")
     leafHash: str = Field(description="base64 RFC 6962 leaf hash: SHA-256(0x00 || entry).")
-    entry: str = Field(description="The exact logged entry (RFC 8785 JSON).")
+    entry: str | None = Field(
+        default=None,
+        description="The exact logged entry (RFC 8785 JSON); absent from compact receipts "
+        "(audit_receipt = compact, the default): GET /audit/receipts/{index} returns the full receipt.",
+    )
     checkpoint: str | None = Field(
-        description="A signed checkpoint (C2SP note) covering the entry; also GET /audit/checkpoint."
+        default=None,
+        description="A signed checkpoint (C2SP note) covering the entry (full receipts; "
+        "also GET /audit/checkpoint).",
     )
     inclusionProof: list[str] | None = Field(
-        description="base64 audit path to the checkpoint's root (when audit_inclusion_proof is on; "
-        "else GET /audit/proof/inclusion or /audit/receipts/{index})."
+        default=None,
+        description="base64 audit path to the checkpoint's root (full receipts with "
+        "audit_inclusion_proof on; else GET /audit/proof/inclusion or /audit/receipts/{index}).",
     )
 
 

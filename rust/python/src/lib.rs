@@ -14,6 +14,7 @@ mod convert;
 mod error;
 mod keys;
 mod proof;
+mod ratelimit;
 mod verify;
 mod webauthn;
 
@@ -80,6 +81,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verify::VerificationResult>()?;
     m.add_class::<webauthn::WebAuthnCredential>()?;
     m.add_class::<webauthn::Registration>()?;
+    m.add_class::<ratelimit::TokenBuckets>()?;
     m.add_function(wrap_pyfunction!(webauthn::verify_registration, m)?)?;
     m.add_function(wrap_pyfunction!(proof::sign, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
