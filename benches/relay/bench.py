@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -462,6 +463,18 @@ def main() -> int:
             f"| {r.name} | {r.requests_per_s:,.0f} | {r.proofs_per_s:,.0f} "
             f"| {r.proofs_per_s / ref_rps:.2f}x | "
             f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_us_per_proof:.0f} µs | {rounds} | {vv} |"
+        )
+    relay_runs = next((r.rounds for r in results if r.name == "relay verify"), None)
+    ref_runs = next((r.rounds for r in results if r.name == "reference verify"), None)
+    if relay_runs and ref_runs:
+        # Each round ran the relay and then the reference back to back; the median of the
+        # per-round ratios is steadier than the ratio of medians when the machine's load drifts.
+        paired = statistics.median(a / b for a, b in zip(relay_runs, ref_runs, strict=True) if b)
+        ref_cpu = next(r.cpu_us_per_proof for r in results if r.name == "reference verify")
+        relay_cpu = next(r.cpu_us_per_proof for r in results if r.name == "relay verify")
+        print(
+            f"single proof, relay vs reference: {paired:.2f}x (median of paired rounds), "
+            f"{ref_cpu / relay_cpu:.2f}x (reference CPU per proof / relay CPU per proof)"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
