@@ -269,3 +269,26 @@ def test_sigkill_loop_every_answered_request_is_logged(tmp_path: Path) -> None:
     for v in answered[:: max(1, len(answered) // 50)]:
         r = v["receipt"]
         assert verify_receipt(r, trusted=verifiers, log_dir=logs[r["origin"]]).ok
+
+
+async def test_failed_audit_commit_answers_503_not_a_verdict(h: RelayHarness) -> None:
+    """The fsync runs in the verification worker: if it fails, no request of the group
+    gets a verdict or a receipt (fail closed), and the caller sees 503, not 500."""
+    client = await h.new_client()
+    key, _ = await h.enroll("alice")
+    sink = h.relay.audit
+
+    def broken_sync() -> None:
+        raise OSError(5, "Input/output error")
+
+    original, sink.sync = sink.sync, broken_sync  # type: ignore[method-assign]
+    try:
+        r = await h.verify(sign(key), client)
+        b = await h.verify_batch([sign(key), sign(key)], client)
+    finally:
+        sink.sync = original  # type: ignore[method-assign]
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "service_unavailable")
+    assert (b.status_code, b.json()["error"]["code"]) == (503, "service_unavailable")
+    assert "receipt" not in r.text
+    ok = await h.verify(sign(key), client)  # the next group commits again
+    assert ok.status_code == 200 and ok.json()["valid"] is True
