@@ -10,6 +10,7 @@ __all__ = [
     "Proof",
     "Registration",
     "SigningKey",
+    "TokenBuckets",
     "VerificationResult",
     "VerifyingKey",
     "WebAuthnCredential",
