@@ -41,7 +41,7 @@ __all__ = ["AuditSink", "MerkleAuditSink", "Receipt", "open_audit_sink", "to_rec
 class AuditSink(Protocol):
     """Where the relay records its decisions. The pipeline calls ``append_many``
     once per request group (in decision order) and keeps each returned receipt
-    in its decision; the verification worker then calls ``sync`` and
+    in its decision; the commit thread then calls ``sync`` and
     ``attach_checkpoint`` for the group before any of its requests is answered,
     so a receipt is only handed out once its entry is durable.
     Implementations must be thread-safe."""

@@ -10,12 +10,15 @@ the OpenAPI document like every other operation (:func:`openapi_paths`).
 time: jobs that arrive while a group runs form the next group, so under load
 many single-proof requests share one registry query, one ``verify_batch``
 (GIL released, all cores), one nonce transaction and one audit write, and at
-low load a job starts at once (nothing waits for a batch to fill).
+low load a job starts at once (nothing waits for a batch to fill). A second
+thread makes each group's audit entries durable (one fsync) while the worker
+verifies the next group; a request is answered once its group is on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -41,7 +44,14 @@ _WWW_AUTH = 'Bearer realm="proof-messenger"'
 
 
 class Coalescer:
-    """Runs :class:`Job` s through ``pipeline.run_jobs`` in a worker thread, grouped.
+    """Runs :class:`Job` s through ``pipeline.run_jobs`` in a worker thread, grouped,
+    and makes each group's audit entries durable in a second thread.
+
+    The two overlap: while the commit thread fsyncs group k, the worker already
+    verifies group k+1, and one fsync covers every entry appended before it
+    started (a later group's commit then finds its entries durable and returns at
+    once). A group's requests are answered only after the commit that covers
+    them, so no receipt is handed out for an entry that is not on disk.
 
     Single event loop only. ``max_group_proofs`` bounds a group (a larger batch
     job still runs, alone)."""
@@ -51,9 +61,10 @@ class Coalescer:
         self.max_group_proofs = max_group_proofs
         self._queue: list[tuple[Job, asyncio.Future[None]]] = []
         self._busy = False
-        # One group at a time, so one dedicated thread (lighter than a generic pool hop);
-        # created on first use, so an app restarted after close() works again.
+        # One dedicated thread each (lighter than a generic pool hop); created on first
+        # use, so an app restarted after close() works again.
         self._executor: ThreadPoolExecutor | None = None
+        self._committer: ThreadPoolExecutor | None = None
 
     async def run(self, job: Job) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -73,43 +84,56 @@ class Coalescer:
         return group
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 group = self._next_group()
+                jobs = [job for job, _ in group]
                 try:
                     if self._executor is None:
                         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-verify")
-                    await asyncio.get_running_loop().run_in_executor(
-                        self._executor, self._run_group, [job for job, _ in group]
-                    )
+                        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-commit")
+                    await loop.run_in_executor(self._executor, self.pipeline.run_jobs, jobs)
+                    commit = loop.run_in_executor(self._committer, self._commit, jobs)
                 except BaseException as exc:  # a store failed: every job of the group learns it
-                    for _, fut in group:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                    _settle(group, exc)
                     if not isinstance(exc, Exception):
                         raise
                 else:
-                    for _, fut in group:
-                        if not fut.done():
-                            fut.set_result(None)
+                    commit.add_done_callback(functools.partial(_settle_after, group))
         finally:
             self._busy = False
 
-    def _run_group(self, jobs: list[Job]) -> None:
-        """Verifies a group, then makes its audit entries durable (one fsync) and
-        completes their receipts, all in the worker thread: requests that arrive
-        meanwhile form the next, larger group, so one fsync and one registry,
-        nonce and audit round serve more requests (measured: fewer, larger
-        groups beat overlapping the fsync with the next group, docs/PERFORMANCE.md)."""
-        self.pipeline.run_jobs(jobs)
+    def _commit(self, jobs: list[Job]) -> None:
+        """Makes the group's audit entries durable and completes their receipts."""
         audit = self.pipeline.audit
         audit.sync()
         audit.attach_checkpoint([d for job in jobs if job.error is None for d in job.decisions])
 
     def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+        for name in ("_executor", "_committer"):
+            executor = getattr(self, name)
+            setattr(self, name, None)
+            if executor is not None:
+                executor.shutdown(wait=True)
+
+
+def _settle_after(group: list[tuple[Job, asyncio.Future[None]]], commit: asyncio.Future[None]) -> None:
+    if commit.cancelled():  # the loop is shutting down
+        for _, fut in group:
+            fut.cancel()
+        return
+    _settle(group, commit.exception())
+
+
+def _settle(group: list[tuple[Job, asyncio.Future[None]]], error: BaseException | None) -> None:
+    for _, fut in group:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)
 
 
 _WANTED = {b"authorization", b"content-type", b"content-length"}
