@@ -32,14 +32,19 @@ async def _vkey(h: RelayHarness, client: dict[str, str]) -> Verifier:
     return Verifier.from_vkey(r.text)
 
 
-async def test_compact_receipt_pins_the_full_one(h: RelayHarness) -> None:
-    """The default receipt (id, origin, index, leaf hash) is answered only once the entry is
-    durable; the full receipt fetched later hashes to the same leaf and verifies offline."""
+async def _alice_verified(h: RelayHarness) -> tuple[dict[str, str], pm.SigningKey, dict[str, Any]]:
+    """A client, alice's enrolled key, and the verdict on one valid proof of hers."""
     client = await h.new_client()
     key, _ = await h.enroll("alice")
     r = await h.verify(sign(key), client)
     assert r.status_code == 200, r.text
-    v = r.json()
+    return client, key, r.json()
+
+
+async def test_compact_receipt_pins_the_full_one(h: RelayHarness) -> None:
+    """The default receipt (id, origin, index, leaf hash) is answered only once the entry is
+    durable; the full receipt fetched later hashes to the same leaf and verifies offline."""
+    client, _, v = await _alice_verified(h)
     compact = v["receipt"]
     assert set(compact) == {"receiptId", "origin", "index", "leafHash"}
     assert compact["receiptId"] == v["receiptId"] and compact["index"] == 0
@@ -58,11 +63,7 @@ async def test_verify_receipt_verifies_offline(make_harness: Any) -> None:
 
 
 async def _full_receipt_verifies_offline(h: RelayHarness) -> None:
-    client = await h.new_client()
-    key, _ = await h.enroll("alice")
-    r = await h.verify(sign(key), client)
-    assert r.status_code == 200, r.text
-    v = r.json()
+    client, key, v = await _alice_verified(h)
     receipt = v["receipt"]
     assert v["valid"] is True and receipt["receiptId"] == v["receiptId"]
     entry = json.loads(receipt["entry"])

@@ -153,6 +153,20 @@ class SqliteDatabase:
                 pass
 
 
+# SQLite limits host parameters per statement (32766 since 3.32); lookups by many keys are cut.
+IN_CHUNK = 500
+
+
+def query_in(db: Database, sql: str, values: Sequence[Any], *, chunk: int = IN_CHUNK) -> list[Any]:
+    """All rows of ``sql`` whose ``{marks}`` stands for ``?`` placeholders, one per value,
+    run for ``values`` in chunks (``... WHERE subject IN ({marks})``)."""
+    rows: list[Any] = []
+    for i in range(0, len(values), chunk):
+        part = tuple(values[i : i + chunk])
+        rows += db.query_all(sql.replace("{marks}", ", ".join("?" * len(part))), part)
+    return rows
+
+
 def open_database(data_dir: Path, *, synchronous: str = "normal") -> SqliteDatabase:
     """The relay's embedded database: ``<data_dir>/relay.sqlite3``."""
     return SqliteDatabase(data_dir / "relay.sqlite3", synchronous=synchronous)

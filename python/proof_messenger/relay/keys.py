@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .db import Database
+from .db import Database, query_in
 
 # SQL text here interpolates only constant column lists and "?" placeholders (S608 noqa);
 # every value is a bound parameter.
@@ -119,8 +119,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS pm_keys_active ON pm_keys (subject, key_id) WH
 """
 
 _COLUMNS = "id, subject, key_id, public_key, label, not_before_ms, not_after_ms, created_at_ms, revoked_at_ms"
-# SQLite limits host parameters per statement (32766 since 3.32); batches look up <= 1000 subjects.
-_IN_CHUNK = 500
 
 
 def _record(row: Any) -> KeyRecord:
@@ -234,17 +232,10 @@ class SqlKeyRegistry:
             missing = [s for s in wanted if s not in cache]
             for s in missing:
                 cache[s] = []
-            for i in range(0, len(missing), _IN_CHUNK):
-                chunk = missing[i : i + _IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                rows = self.db.query_all(
-                    f"SELECT {_COLUMNS} FROM pm_keys"  # noqa: S608
-                    f" WHERE subject IN ({marks}) AND revoked_at_ms IS NULL",
-                    chunk,
-                )
-                for row in rows:
-                    rec = _record(row)
-                    cache[rec.subject].append(rec)
+            sql = f"SELECT {_COLUMNS} FROM pm_keys WHERE subject IN ({{marks}}) AND revoked_at_ms IS NULL"  # noqa: S608
+            for row in query_in(self.db, sql, missing):
+                rec = _record(row)
+                cache[rec.subject].append(rec)
             out: dict[str, list[KeyRecord]] = {}
             for s in wanted:
                 recs = [r for r in cache[s] if r.active_at(now_ms)]

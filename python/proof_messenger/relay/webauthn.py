@@ -31,7 +31,7 @@ from typing import Any
 
 import proof_messenger as pm
 
-from .db import Database
+from .db import Database, query_in
 
 log = logging.getLogger("proof_messenger.relay.webauthn")
 COUNTER_NOT_INCREASING = "counter_not_increasing"
@@ -39,7 +39,6 @@ COUNTER_DETAIL = "the authenticator's signature counter did not increase (cloned
 CHALLENGE_BYTES = 32
 # COSE algorithms offered to authenticators, in order of preference.
 PUB_KEY_CRED_PARAMS = [{"type": "public-key", "alg": alg} for alg in (-7, -8, -257)]
-_IN_CHUNK = 500
 
 
 class DuplicateCredential(Exception):
@@ -324,17 +323,13 @@ class WebAuthnStore:
     def active(self, subjects: Iterable[str]) -> dict[str, list[CredentialRecord]]:
         wanted = list(dict.fromkeys(subjects))
         out: dict[str, list[CredentialRecord]] = {}
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.db.query_all(
-                f"SELECT {_COLUMNS} FROM pm_webauthn_credentials"  # noqa: S608
-                f" WHERE subject IN ({marks}) AND revoked_at_ms IS NULL",
-                tuple(chunk),
-            )
-            for row in rows:
-                rec = _record(row)
-                out.setdefault(rec.subject, []).append(rec)
+        sql = (
+            f"SELECT {_COLUMNS} FROM pm_webauthn_credentials"  # noqa: S608
+            " WHERE subject IN ({marks}) AND revoked_at_ms IS NULL"
+        )
+        for row in query_in(self.db, sql, wanted):
+            rec = _record(row)
+            out.setdefault(rec.subject, []).append(rec)
         return out
 
     def raise_sign_count(
