@@ -120,6 +120,23 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def enroll_bench(http: httpx.Client, url: str, admin: dict[str, str], seeds: list[bytes]) -> str:
+    """Creates the benchmark's API client and enrolls ``user<i>`` with seed i; returns the
+    client's ``Authorization`` value."""
+    import proof_messenger as pm
+
+    r = http.post(f"{url}/v1/admin/clients", json={"name": "bench", "audience": AUDIENCE}, headers=admin)
+    assert r.status_code == 201, r.text
+    auth = "Bearer " + r.json()["apiKey"]
+    for i, seed in enumerate(seeds):
+        vk = pm.SigningKey.from_bytes(seed).verifying_key
+        r = http.post(
+            f"{url}/v1/admin/keys", json={"subject": f"user{i}", "publicKey": vk.to_base64()}, headers=admin
+        )
+        assert r.status_code == 201, r.text
+    return auth
+
+
 def cpu_seconds(pid: int) -> float:
     """user+system CPU of a process, its threads and its live worker processes."""
     try:
@@ -219,8 +236,6 @@ def main() -> int:
         print("wrk is required (apt-get install wrk)", file=sys.stderr)
         return 2
 
-    import proof_messenger as pm
-
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="pm-relay-bench-"))
     results: list[Result] = []
@@ -279,20 +294,9 @@ def main() -> int:
             "Uvicorn running" if args.workers == 1 else "Application startup complete",
         )
         admin = {"authorization": "Bearer " + (data / "admin.token").read_text().strip()}
+        seeds = [os.urandom(32) for _ in range(args.subjects)]
         with httpx.Client(timeout=30) as http:
-            api_key = http.post(
-                f"{relay_url}/v1/admin/clients", json={"name": "bench", "audience": AUDIENCE}, headers=admin
-            ).json()["apiKey"]
-            seeds = [os.urandom(32) for _ in range(args.subjects)]
-            for i, seed in enumerate(seeds):
-                vk = pm.SigningKey.from_bytes(seed).verifying_key
-                r = http.post(
-                    f"{relay_url}/v1/admin/keys",
-                    json={"subject": f"user{i}", "publicKey": vk.to_base64()},
-                    headers=admin,
-                )
-                assert r.status_code == 201, r.text
-        auth = f"Bearer {api_key}"
+            auth = enroll_bench(http, relay_url, admin, seeds)
         offset = 0
 
         def fresh(count: int) -> list[bytes]:
@@ -383,38 +387,25 @@ def main() -> int:
             results.append(res)
 
         if not args.skip_batch:
-            probe = fresh(args.batch_size * 3)
-            bodies = [
-                b"\n".join(probe[k : k + args.batch_size]) for k in range(0, len(probe), args.batch_size)
-            ]
-            f = write("warm-batch.bin", bodies, b"\0")
-            r = measure(
-                relay_url + "/v1/proofs/verify-batch",
-                relay.pid,
-                f,
-                auth,
-                "application/x-ndjson",
-                "nul",
-                args.batch_connections,
-                1,
-            )
+
+            def batch_file(name: str, proofs: list[bytes]) -> Path:
+                size = args.batch_size
+                return write(
+                    name, [b"\n".join(proofs[k : k + size]) for k in range(0, len(proofs), size)], b"\0"
+                )
+
+            def measure_batch(bodies: Path, secs: int) -> dict:
+                url = relay_url + "/v1/proofs/verify-batch"
+                return measure(
+                    url, relay.pid, bodies, auth, "application/x-ndjson", "nul", args.batch_connections, secs
+                )
+
+            f = batch_file("warm-batch.bin", fresh(args.batch_size * 3))
+            r = measure_batch(f, 1)
             n_batches = int(r["rps"] * args.batch_duration * 2) + args.batch_connections + 2
-            proofs = fresh(n_batches * args.batch_size)
-            bodies = [
-                b"\n".join(proofs[k : k + args.batch_size]) for k in range(0, len(proofs), args.batch_size)
-            ]
-            f = write("batch.bin", bodies, b"\0")
+            f = batch_file("batch.bin", fresh(n_batches * args.batch_size))
             before = verdict_counts(work / "decisions.log")
-            r = measure(
-                relay_url + "/v1/proofs/verify-batch",
-                relay.pid,
-                f,
-                auth,
-                "application/x-ndjson",
-                "nul",
-                args.batch_connections,
-                args.batch_duration,
-            )
+            r = measure_batch(f, args.batch_duration)
             after = verdict_counts(work / "decisions.log")
             res = Result(
                 f"relay verify-batch ({args.batch_size}/request)",

@@ -25,7 +25,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench import AUDIENCE, PY, cpu_seconds, sign_proofs, start, stop, wrk  # noqa: E402
+from bench import PY, cpu_seconds, enroll_bench, sign_proofs, start, stop, wrk  # noqa: E402
 
 
 def main() -> int:
@@ -36,7 +36,6 @@ def main() -> int:
     ap.add_argument("--subjects", type=int, default=200)
     ap.add_argument("--relay-arg", action="append", default=[], help="extra flag for both relays")
     args = ap.parse_args()
-    import proof_messenger as pm
 
     work = Path(tempfile.mkdtemp(prefix="pm-audit-bench-"))
     common = [
@@ -67,18 +66,7 @@ def main() -> int:
         with httpx.Client(timeout=30) as http:
             for name, url in urls.items():
                 admin = {"authorization": "Bearer " + (work / name / "admin.token").read_text().strip()}
-                r = http.post(
-                    f"{url}/v1/admin/clients", json={"name": "bench", "audience": AUDIENCE}, headers=admin
-                )
-                auth[name] = "Bearer " + r.json()["apiKey"]
-                for i, seed in enumerate(seeds):
-                    vk = pm.SigningKey.from_bytes(seed).verifying_key
-                    r = http.post(
-                        f"{url}/v1/admin/keys",
-                        json={"subject": f"user{i}", "publicKey": vk.to_base64()},
-                        headers=admin,
-                    )
-                    assert r.status_code == 201, r.text
+                auth[name] = enroll_bench(http, url, admin, seeds)
         offset = 0
 
         def bodies(count: int, tag: str) -> Path:
