@@ -4,6 +4,7 @@ call the pipeline or a store, and render JSON. No verification logic here."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -71,6 +72,34 @@ def _unauthorized(detail: str) -> RelayError:
     )
 
 
+def client_guard(relay: Relay) -> Callable[[Request], ApiClient]:
+    """The dependency every client-authenticated route uses: the bearer API key must
+    name an active client (401 otherwise; a failing store is 503)."""
+
+    def client_auth(request: Request) -> ApiClient:
+        token = bearer_token(request)
+        if token is None:
+            raise _unauthorized("missing bearer API key")
+        with relay.store_errors():
+            client = relay.clients.authenticate(token)
+        if client is None:
+            raise _unauthorized("unknown or revoked API key")
+        return client
+
+    return client_auth
+
+
+def admin_guard(relay: Relay) -> Callable[[Request], None]:
+    """The dependency every admin route uses: the admin token, compared in constant time."""
+
+    def require_admin(request: Request) -> None:
+        token = bearer_token(request)
+        if token is None or not admin_token_matches(token, relay.admin_token):
+            raise _unauthorized("admin token required")
+
+    return require_admin
+
+
 def reject_unknown_query(request: Request) -> None:
     """A query parameter the operation does not define is a 400, not silently ignored."""
     route = request.scope.get("route")
@@ -87,19 +116,8 @@ def build_router(relay: Relay) -> APIRouter:
     pipeline = relay.pipeline
     router = APIRouter(dependencies=[Depends(reject_unknown_query)])
 
-    def client_auth(request: Request) -> ApiClient:
-        token = bearer_token(request)
-        if token is None:
-            raise _unauthorized("missing bearer API key")
-        client = relay.clients.authenticate(token)
-        if client is None:
-            raise _unauthorized("unknown or revoked API key")
-        return client
-
-    def require_admin(request: Request) -> None:
-        token = bearer_token(request)
-        if token is None or not admin_token_matches(token, relay.admin_token):
-            raise _unauthorized("admin token required")
+    client_auth = client_guard(relay)
+    require_admin = admin_guard(relay)
 
     # -- challenges (the verification endpoints are in hotpath.py) ----------------
 
@@ -113,8 +131,7 @@ def build_router(relay: Relay) -> APIRouter:
         openapi_extra=_body_doc("ChallengeRequest") | _CLIENT_SECURITY,
     )
     async def challenge(request: Request) -> Response:
-        with relay.store_errors():
-            client = client_auth(request)
+        client = client_auth(request)
         body = await read_body(
             request, limit=cfg.max_body_bytes, media_types=(_JSON,), timeout_s=cfg.body_timeout_s
         )

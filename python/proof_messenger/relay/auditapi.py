@@ -15,23 +15,20 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from proof_messenger.auditlog import AuditLog
 from proof_messenger.auditlog.http import audit_router
 
-from . import errors, schemas
-from .api import bearer_token, json_response, reject_unknown_query
+from . import schemas
+from .api import admin_guard, client_guard, json_response, reject_unknown_query
 from .audit import MerkleAuditSink
-from .clients import admin_token_matches
-from .errors import RelayError
 
 if TYPE_CHECKING:
     from .app import Relay
 
-_WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="proof-messenger"'}
 _ERRORS = {
     400: "Malformed request",
     401: "Missing, unknown or revoked credential",
@@ -52,19 +49,8 @@ def mount_audit(app: FastAPI, relay: Relay) -> None:
     def get_log() -> AuditLog:
         return sink.log
 
-    def client_auth(request: Request) -> None:
-        token = bearer_token(request)
-        if token is None:
-            raise RelayError(errors.UNAUTHORIZED, "missing bearer API key", headers=_WWW_AUTH)
-        with relay.store_errors():
-            client = relay.clients.authenticate(token)
-        if client is None:
-            raise RelayError(errors.UNAUTHORIZED, "unknown or revoked API key", headers=_WWW_AUTH)
-
-    def require_admin(request: Request) -> None:
-        token = bearer_token(request)
-        if token is None or not admin_token_matches(token, relay.admin_token):
-            raise RelayError(errors.UNAUTHORIZED, "admin token required", headers=_WWW_AUTH)
+    client_auth = client_guard(relay)
+    require_admin = admin_guard(relay)
 
     reader = audit_router(get_log, dependencies=[Depends(reject_unknown_query), Depends(client_auth)])
     for route in reader.routes:

@@ -30,9 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 import proof_messenger as pm
 
 from . import errors
-from .api import _ADMIN_SECURITY, _body_doc, _responses, bearer_token, json_response
+from .api import _ADMIN_SECURITY, _body_doc, _responses, admin_guard, json_response
 from .bodies import parse_model, read_body
-from .clients import admin_token_matches
 from .errors import RelayError
 from .webauthn import (
     PUB_KEY_CRED_PARAMS,
@@ -129,14 +128,7 @@ def mount_webauthn(app: FastAPI, relay: Relay) -> WebAuthnStore:
         relay.pipeline.webauthn = WebAuthnHook(store, rp)
     app.state.webauthn = store
 
-    def require_admin(request: Request) -> None:
-        token = bearer_token(request)
-        if token is None or not admin_token_matches(token, relay.admin_token):
-            raise RelayError(
-                errors.UNAUTHORIZED,
-                "admin token required",
-                headers={"WWW-Authenticate": 'Bearer realm="proof-messenger"'},
-            )
+    require_admin = admin_guard(relay)
 
     def policy() -> RelyingParty:
         if rp is None:
