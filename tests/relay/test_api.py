@@ -405,7 +405,7 @@ async def test_health_and_openapi(h: RelayHarness) -> None:
 async def test_store_failure_is_503_not_500(h: RelayHarness) -> None:
     client = await h.new_client()
     key, _ = await h.enroll("alice")
-    h.relay.db.execute("DROP TABLE pm_nonces")  # the nonce store breaks
+    h.relay.db.execute("DROP TABLE pm_nonce_log")  # the nonce store breaks
     r = await h.verify(sign(key), client)
     assert r.status_code == 503 and r.json()["error"]["code"] == "service_unavailable"
     assert (await h.http.get("/readyz")).status_code == 503

@@ -35,6 +35,7 @@ class Cursor(Protocol):
 
 class Transaction(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Cursor: ...
 
 
 class Database(Protocol):
@@ -46,7 +47,6 @@ class Database(Protocol):
     def query_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
     def transaction(self) -> Any: ...  # context manager yielding a Transaction
     def checkpoint(self) -> None: ...  # engine housekeeping, called every second (may do nothing)
-    def data_version(self) -> int | None: ...  # changes when another connection committed (None: unknown)
     def close(self) -> None: ...
 
 
@@ -132,11 +132,6 @@ class SqliteDatabase:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-
-    def data_version(self) -> int | None:
-        """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes
-        whenever another connection (thread or process) has committed since."""
-        return int(self.query_one("PRAGMA data_version")[0])
 
     def checkpoint(self) -> None:
         """Copies the WAL into the database without blocking writers (PASSIVE)."""
