@@ -148,6 +148,17 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(c)) for c in children)
 
 
+def wait_idle(pid: int, *, timeout_s: float = 10.0) -> None:
+    """Waits until a server uses under 5 % of a core (its queued work done), so the next
+    measured run does not share the machine with the previous one's tail."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        c0 = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - c0 < 0.025:
+            return
+
+
 def verdict_counts(decision_log: Path) -> tuple[int, int]:
     """(valid, invalid) decisions so far, from the relay's decision log (one JSON line
     per verdict; every worker writes it)."""
@@ -239,6 +250,7 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="pm-relay-bench-"))
     results: list[Result] = []
+    batch_ref: dict = {}
     relay = ref = None
     try:
         data = work / "data"
@@ -337,8 +349,10 @@ def main() -> int:
         )
         single_rounds: dict[str, list[dict]] = {"relay verify": [], "reference verify": []}
         before = verdict_counts(work / "decisions.log")
+        ref_bodies = work / "none"
         for k in range(args.rounds):
-            f = write(f"round{k}.ndjson", fresh(int(rate * args.duration * 1.8) + 1000), b"\n")
+            f = ref_bodies = write(f"round{k}.ndjson", fresh(int(rate * args.duration * 1.8) + 1000), b"\n")
+            wait_idle(ref.pid)
             single_rounds["relay verify"].append(
                 measure(
                     relay_url + "/v1/proofs/verify",
@@ -351,6 +365,7 @@ def main() -> int:
                     args.duration,
                 )
             )
+            wait_idle(relay.pid)
             single_rounds["reference verify"].append(
                 measure(
                     ref_url + "/verify",
@@ -403,21 +418,55 @@ def main() -> int:
             f = batch_file("warm-batch.bin", fresh(args.batch_size * 3))
             r = measure_batch(f, 1)
             n_batches = int(r["rps"] * args.batch_duration * 2) + args.batch_connections + 2
-            f = batch_file("batch.bin", fresh(n_batches * args.batch_size))
-            before = verdict_counts(work / "decisions.log")
-            r = measure_batch(f, args.batch_duration)
-            after = verdict_counts(work / "decisions.log")
+            size = args.batch_size
+            batch_rounds: list[dict] = []
+            for k in range(args.rounds):
+                # Each batch round is followed by a reference round, as the single-proof rounds
+                # are, so that a ratio compares two runs under the same machine load.
+                f = batch_file(f"batch{k}.bin", fresh(n_batches * size))
+                wait_idle(ref.pid)
+                before = verdict_counts(work / "decisions.log")
+                r = measure_batch(f, args.batch_duration)
+                after = verdict_counts(work / "decisions.log")
+                r["valid"], r["invalid"] = after[0] - before[0], after[1] - before[1]
+                wait_idle(relay.pid)
+                r["ref"] = measure(
+                    ref_url + "/verify",
+                    ref.pid,
+                    ref_bodies,
+                    "",
+                    "application/json",
+                    "line",
+                    args.connections,
+                    args.duration,
+                )
+                batch_rounds.append(r)
+                print(
+                    f"batch round {k + 1}: relay {r['rps'] * size:.0f} proofs/s, "
+                    f"reference {r['ref']['rps']:.0f} proofs/s",
+                    flush=True,
+                )
+            med = sorted(batch_rounds, key=lambda r: r["rps"])[len(batch_rounds) // 2]
             res = Result(
-                f"relay verify-batch ({args.batch_size}/request)",
-                r["rps"],
-                r["rps"] * args.batch_size,
-                r["p50"],
-                r["p99"],
-                r["cpu"] / max(1, r["total"] * args.batch_size) * 1e6,
-                r["non2xx"],
-                after[0] - before[0],
-                after[1] - before[1],
+                f"relay verify-batch ({size}/request)",
+                med["rps"],
+                med["rps"] * size,
+                med["p50"],
+                med["p99"],
+                sum(r["cpu"] for r in batch_rounds)
+                / max(1, sum(r["total"] for r in batch_rounds) * size)
+                * 1e6,
+                sum(r["non2xx"] for r in batch_rounds),
+                sum(r["valid"] for r in batch_rounds),
+                sum(r["invalid"] for r in batch_rounds),
+                rounds=[round(r["rps"] * size) for r in batch_rounds],
             )
+            refs = [r["ref"] for r in batch_rounds]
+            batch_ref = {
+                "paired": statistics.median(r["rps"] * size / r["ref"]["rps"] for r in batch_rounds),
+                "cpu": sum(x["cpu"] for x in refs) / sum(x["total"] for x in refs) * 1e6,
+                "rounds": [round(x["rps"]) for x in refs],
+            }
             results.append(res)
     finally:
         for p in (relay, ref):
@@ -466,6 +515,14 @@ def main() -> int:
         print(
             f"single proof, relay vs reference: {paired:.2f}x (median of paired rounds), "
             f"{ref_cpu / relay_cpu:.2f}x (reference CPU per proof / relay CPU per proof)"
+        )
+    batch = next((r for r in results if r.name.startswith("relay verify-batch")), None)
+    if batch is not None and batch_ref:
+        print(
+            f"verify-batch proofs/s vs reference: {batch_ref['paired']:.2f}x (median of paired rounds; "
+            f"reference rounds {', '.join(map(str, batch_ref['rounds']))} req/s), "
+            f"{batch_ref['cpu'] / batch.cpu_us_per_proof:.2f}x (reference CPU per proof "
+            f"{batch_ref['cpu']:.0f} µs / relay {batch.cpu_us_per_proof:.0f} µs)"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

@@ -31,6 +31,7 @@ from ._core import (
     canonicalize_json,
     context_digest,
     fingerprint,
+    parse_proofs,
     verify_registration,
 )
 from .errors import ERROR_CODES, ErrorCode, ProofMessengerError
@@ -58,6 +59,7 @@ __all__ = [
     "fingerprint",
     "now_ms",
     "parse_proof",
+    "parse_proofs",
     "sign",
     "verify",
     "verify_batch",

@@ -3,10 +3,13 @@
 from collections.abc import Iterable
 from typing import Any, final
 
+from .errors import ProofMessengerError
+
 _Binary = bytes | bytearray | memoryview | str
 
 __all__ = [
     "ERROR_CODES",
+    "NonceIndex",
     "Proof",
     "Registration",
     "SigningKey",
@@ -15,11 +18,16 @@ __all__ = [
     "VerifyingKey",
     "WebAuthnCredential",
     "__version__",
+    "audit_entries",
     "canonicalize",
     "canonicalize_json",
     "context_digest",
+    "decision_lines",
     "fingerprint",
+    "merkle_extend",
+    "parse_proofs",
     "sign",
+    "verdicts",
     "verify",
     "verify_batch",
     "verify_registration",
@@ -109,6 +117,8 @@ class VerificationResult:
     @property
     def context(self) -> dict[str, Any] | None: ...
     @property
+    def canonical_context(self) -> bytes | None: ...
+    @property
     def subject(self) -> str | None: ...
     @property
     def algorithm(self) -> str | None: ...
@@ -148,6 +158,17 @@ class TokenBuckets:
     def hit(self, key: str, cost: int = 1) -> int: ...
     def hit_many(self, items: list[tuple[str, int]]) -> list[int]: ...
     def retain_recent(self) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class NonceIndex:
+    """Consumed nonce claims (16-byte keys) with their expiries: the relay's cache of its nonce table."""
+
+    def __new__(cls) -> NonceIndex: ...
+    def add(self, keys: bytes, expires_at_ms: list[int], now_ms: int) -> None: ...
+    def seen(self, keys: bytes, now_ms: int) -> list[bool]: ...
+    def purge(self, now_ms: int) -> int: ...
+    def clear(self) -> None: ...
     def __len__(self) -> int: ...
 
 @final
@@ -215,6 +236,32 @@ def verify_registration(
     allow_cross_origin: bool = False,
     transports: Iterable[str] | None = None,
 ) -> Registration: ...
+def audit_entries(records: list[Any], first_index: int, log_id: str) -> list[bytes]:
+    """The relay's audit entries (``AuditRecord`` tuples, no context) as ``make_leaf`` writes them."""
+    ...
+
+def decision_lines(
+    rows: list[tuple[Any, ...]], request_id: str | None, remote_addr: str | None
+) -> list[bytes]:
+    """The relay's decision-log lines (no newline) as ``relay.events`` encodes them."""
+    ...
+
+def verdicts(rows: list[tuple[Any, ...]]) -> list[bytes]:
+    """The relay's verdict objects (compact receipts; the context as canonical JSON)."""
+    ...
+
+def merkle_extend(
+    size: int, peaks: list[bytes], leaves: list[bytes]
+) -> tuple[list[bytes], bytes, list[bytes]]:
+    """RFC 9162 batch append: ``(leaf_hashes, nodes, new_peaks)`` (nodes: post-order, 32 bytes each)."""
+    ...
+
+def parse_proofs(
+    items: Iterable[_Binary], *, max_bytes: int = 65_536, max_depth: int = 32
+) -> list[Proof | ProofMessengerError]:
+    """Parses proofs on all cores (GIL released): per item, a Proof or what ``Proof.from_json`` raises."""
+    ...
+
 def sign(
     context: Any,
     key: SigningKey,

@@ -8,6 +8,7 @@ import proof_messenger as pm
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from proof_messenger._core import audit_entries
 from proof_messenger.auditlog import AuditRecord, Keyring
 from proof_messenger.auditlog.crypt import generate_key
 from proof_messenger.auditlog.entry import log_id_of, make_leaf, unseal
@@ -58,3 +59,43 @@ def test_lone_surrogates_are_refused_as_before(bad: str) -> None:
         make_leaf(
             AuditRecord(time_ms=1, decision="accepted", reason=None, audience=bad), index=0, log_id="00"
         )
+
+
+# --- the native group writer (audit_entries) against make_leaf ----------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2**53 - 1),
+            st.sampled_from(["accepted", "rejected"]),
+            st.tuples(*[TEXT] * 7),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    first=st.integers(min_value=0, max_value=2**53 - 10),
+)
+def test_native_entries_equal_make_leaf(
+    rows: list[tuple[int, str, tuple[str | None, ...]]], first: int
+) -> None:
+    records = [AuditRecord(t, d, *texts) for t, d, texts in rows]  # type: ignore[arg-type]
+    log_id = log_id_of("example.com/log")
+    expected = [make_leaf(r, index=first + k, log_id=log_id) for k, r in enumerate(records)]
+    assert audit_entries(records, first, log_id) == expected
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        AuditRecord(time_ms=2**53, decision="accepted", reason=None, audience="bank"),  # unsafe integer
+        AuditRecord(time_ms=1, decision="accepted", reason=None, audience="\ud800"),  # lone surrogate
+        AuditRecord(time_ms=1, decision="maybe", reason=None, audience="bank"),  # not a decision
+        AuditRecord(time_ms=1, decision="accepted", reason=None, audience="bank", context={"a": "1"}),
+    ],
+)
+def test_native_entries_refuse_what_make_leaf_must_decide(record: AuditRecord) -> None:
+    # The log then writes the group with make_leaf, which seals, or names the problem.
+    with pytest.raises((ValueError, TypeError, OverflowError)):
+        audit_entries([record], 0, "00")

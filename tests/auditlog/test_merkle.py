@@ -246,3 +246,26 @@ def test_proof_generation_reads_o_log_n_nodes() -> None:
             reads = 0
             merkle.consistency_proof(counting, max(1, index), size)
             assert reads <= 2 * size.bit_length()
+
+
+@pytest.mark.parametrize("size", range(1, 9))
+def test_native_extend_gives_the_known_roots(size: int) -> None:
+    b = merkle.TreeBuilder()
+    hashes, _ = b.extend(MERKLE_LEAVES[:size])
+    assert b.root().hex() == MERKLE_ROOTS[size - 1]
+    assert hashes == [merkle.leaf_hash(leaf) for leaf in MERKLE_LEAVES[:size]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.binary(max_size=40), max_size=20), max_size=8))
+def test_native_extend_equals_appending_leaf_by_leaf(groups: list[list[bytes]]) -> None:
+    # The audit log appends a group with TreeBuilder.extend (one native call); the
+    # Python append is the reference: same leaf hashes, same nodes in the same order.
+    native, python = merkle.TreeBuilder(keep_nodes=True), merkle.TreeBuilder(keep_nodes=True)
+    for group in groups:
+        hashes, nodes = native.extend(group)
+        expected_hashes = [merkle.leaf_hash(leaf) for leaf in group]
+        expected_nodes = b"".join(n for h in expected_hashes for n in python.append(h))
+        assert (hashes, nodes) == (expected_hashes, expected_nodes)
+        assert native.state() == python.state() and native.root() == python.root()
+    assert native.nodes == python.nodes

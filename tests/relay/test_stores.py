@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import tempfile
 import threading
 from pathlib import Path
 
@@ -108,9 +110,102 @@ def test_nonce_accepted_once_within_window(db: SqliteDatabase) -> None:
     assert store.consume([c], now_ms=999) == [errors.NONCE_REPLAYED]
     # the same nonce string for another subject is another claim (scoped per subject)
     assert store.consume([Claim("bob", "api", "n" * 22, 1000)], now_ms=10) == [None]
-    # after the window the record may be replaced (the old proof fails freshness anyway)
+    # after the window the nonce may be claimed again (the old proof fails freshness anyway)
     assert store.consume([Claim("alice", "api", "n" * 22, 5000)], now_ms=1001) == [None]
-    assert store.purge(now_ms=10_000) == 2
+    assert store.consume([Claim("alice", "api", "n" * 22, 5000)], now_ms=1002) == [errors.NONCE_REPLAYED]
+    assert store.purge(now_ms=10_000) == 3  # every recorded claim row
+    assert store.consume([Claim("alice", "api", "n" * 22, 20_000)], now_ms=10_001) == [None]
+
+
+def test_nonce_claims_recorded_by_another_process_are_seen(tmp_path: Path) -> None:
+    # Two connections, two indexes: each store learns the other's claims from the table
+    # inside its own write transaction (a second process on the host, or a restart).
+    dbs = [SqliteDatabase(tmp_path / "n.db") for _ in range(2)]
+    a, b = (SqlReplayStore(d) for d in dbs)
+    now = 1_000
+    assert a.consume([Claim("alice", "api", "nonce-1", 10**6)], now_ms=now) == [None]
+    assert b.consume([Claim("alice", "api", "nonce-1", 10**6)], now_ms=now) == [errors.NONCE_REPLAYED]
+    assert b.consume([Claim("alice", "api", "nonce-2", 10**6)], now_ms=now) == [None]
+    assert a.consume(
+        [Claim("alice", "api", "nonce-2", 10**6), Claim("alice", "api", "nonce-3", 10**6)], now_ms=now
+    ) == [errors.NONCE_REPLAYED, None]
+    restarted = SqlReplayStore(SqliteDatabase(tmp_path / "n.db"))
+    assert restarted.consume(
+        [Claim("alice", "api", f"nonce-{i}", 10**6) for i in (1, 2, 3, 4)], now_ms=now
+    ) == [
+        errors.NONCE_REPLAYED,
+        errors.NONCE_REPLAYED,
+        errors.NONCE_REPLAYED,
+        None,
+    ]
+    restarted.db.close()
+    for d in dbs:
+        d.close()
+
+
+def test_nonces_of_the_unique_key_table_survive_the_upgrade(tmp_path: Path) -> None:
+    # Databases written before the claim log kept one row per (scope, nonce) in pm_nonces.
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE pm_nonces (scope TEXT NOT NULL, nonce TEXT NOT NULL, expires_at_ms BIGINT NOT NULL,"
+        " PRIMARY KEY (scope, nonce));"
+    )
+    scope = hashlib.sha256(b"alice").hexdigest()
+    old.execute("INSERT INTO pm_nonces VALUES (?, ?, ?)", (scope, "old-nonce", 10**6))
+    old.commit()
+    old.close()
+    db = SqliteDatabase(path)
+    store = SqlReplayStore(db)
+    assert store.consume([Claim("alice", "api", "old-nonce", 10**6)], now_ms=1) == [errors.NONCE_REPLAYED]
+    assert store.consume([Claim("bob", "api", "old-nonce", 10**6)], now_ms=1) == [None]
+    assert db.query_one("SELECT count(*) FROM sqlite_master WHERE name = 'pm_nonces'") == (0,)
+    SqlReplayStore(db)  # a second start finds nothing to migrate
+    db.close()
+
+
+_subjects = st.sampled_from(["alice", "bob", "carol"])
+_nonces = st.sampled_from(["n1", "n2", "n3", "n4"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),  # which of two stores (processes) decides
+            st.integers(0, 50),  # time step
+            st.lists(st.tuples(_subjects, _nonces, st.integers(0, 200)), min_size=1, max_size=6),
+            st.booleans(),  # purge first
+        ),
+        max_size=25,
+    )
+)
+def test_nonce_store_matches_a_reference_model(
+    steps: list[tuple[int, int, list[tuple[str, str, int]], bool]],
+) -> None:
+    # The reference: a claim is accepted iff no earlier accepted claim of the same
+    # (subject, nonce) is still unexpired; within a group the first one wins.
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = [SqliteDatabase(Path(tmp) / "m.db") for _ in range(2)]
+        stores = [SqlReplayStore(d) for d in dbs]
+        model: dict[tuple[str, str], int] = {}
+        now = 0
+        for which, step, group, purge in steps:
+            now += step
+            if purge:
+                stores[1 - which].purge(now_ms=now)
+            claims = [Claim(s, "api", n, now + ttl) for s, n, ttl in group]
+            expected: list[str | None] = []
+            for c in claims:
+                key = (c.subject, c.nonce)
+                if model.get(key, -1) >= now:
+                    expected.append(errors.NONCE_REPLAYED)
+                else:
+                    model[key] = c.expires_at_ms
+                    expected.append(None)
+            assert stores[which].consume(claims, now_ms=now) == expected
+        for d in dbs:
+            d.close()
 
 
 def test_nonce_consume_is_atomic_across_threads(tmp_path: Path) -> None:
@@ -236,5 +331,20 @@ def test_registry_cache_sees_writes_from_other_connections(tmp_path: Path) -> No
     assert relay.active_keys(["bob"], now_ms=4000) == {}
     rec3 = relay.enroll("bob", k1.to_bytes(), key_id=k1.key_id, now_ms=4000)
     assert [r.id for r in relay.active_keys(["bob"], now_ms=4000)["bob"]] == [rec3.id]
+    # hand-written SQL from any other program counts too (triggers keep the version)
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE pm_keys SET revoked_at_ms = 4100 WHERE id = ?", (rec3.id,))
+    raw.commit()
+    assert relay.active_keys(["bob"], now_ms=4200) == {}
+    raw.execute("DELETE FROM pm_keys")
+    raw.commit()
+    raw.close()
+    assert relay.active_keys(["alice", "bob"], now_ms=4200) == {}
+    # commits to other tables (every nonce claim) leave the cache valid
+    relay.enroll("carol", k2.to_bytes(), key_id=k2.key_id, now_ms=4300)
+    assert "carol" in relay.active_keys(["carol"], now_ms=4400)
+    version = relay._cache_version
+    SqlReplayStore(admin_db).consume([Claim("carol", "api", "nonce-x", 10**6)], now_ms=4400)
+    assert "carol" in relay.active_keys(["carol"], now_ms=4500) and relay._cache_version == version
     relay_db.close()
     admin_db.close()

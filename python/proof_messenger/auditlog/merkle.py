@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+from proof_messenger._core import merkle_extend
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -262,6 +264,16 @@ class TreeBuilder:
             for e in emitted:
                 self.nodes += e
         return emitted
+
+    def extend(self, leaves: Sequence[bytes]) -> tuple[list[bytes], bytes]:
+        """Appends entries (their bytes, hashed here) in one native call; returns
+        their leaf hashes and every node they complete, concatenated in the order
+        :meth:`append` emits them."""
+        hashes, nodes, self._peaks = merkle_extend(self.size, self._peaks, list(leaves))
+        self.size += len(hashes)
+        if self.nodes is not None:
+            self.nodes += nodes
+        return hashes, nodes
 
     def state(self) -> tuple[int, tuple[bytes, ...]]:
         return self.size, tuple(self._peaks)

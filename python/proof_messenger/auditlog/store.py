@@ -210,20 +210,18 @@ class LogStore:
         sizes = (self._end, os.fstat(self._index).st_size, os.fstat(self._tree).st_size)
         builder = self._builder
         state = builder.state()
-        hashes, index, nodes = [], bytearray(), bytearray()
+        hashes, nodes = builder.extend(leaves)
+        bounds: list[int] = []
         off = self._end
         for leaf in leaves:
-            h = merkle.leaf_hash(leaf)
-            hashes.append(h)
-            for n in builder.append(h):
-                nodes += n
-            index += _IDX.pack(off, len(leaf))
+            bounds += (off, len(leaf))
             off += len(leaf) + 1
+        index = struct.pack(f">{len(bounds)}Q", *bounds)  # _IDX per leaf
         data = b"\n".join(leaves) + b"\n"
         try:
             _write_all(self._entries, data)
-            _write_all(self._index, bytes(index))
-            _write_all(self._tree, bytes(nodes))
+            _write_all(self._index, index)
+            _write_all(self._tree, nodes)
         except BaseException:
             # Disk full or similar: leave no half-written batch behind.
             for fd, size in zip((self._entries, self._index, self._tree), sizes, strict=True):

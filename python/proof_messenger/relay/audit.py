@@ -73,7 +73,7 @@ def to_record(d: Decision, *, with_context: bool = False) -> AuditRecord:
         # the core's allowlist: every proof that got as far as a key id is Ed25519
         algorithm=d.algorithm or ("Ed25519" if d.key_id is not None else None),
         signed_digest=None if d.signed_digest is None else d.signed_digest.hex(),
-        context=d.context if with_context else None,
+        context=d.context_value() if with_context else None,
     )
 
 

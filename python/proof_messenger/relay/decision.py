@@ -14,6 +14,8 @@ import base64
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import proof_messenger as pm
+
 if TYPE_CHECKING:
     from proof_messenger.auditlog import Receipt
 
@@ -41,7 +43,22 @@ class Decision:
     receipt_id: str | None = None
     receipt: Receipt | None = None  # the audit log's receipt (checkpoint attached before answering)
     algorithm: str | None = None  # the proof's algorithm, when known
+    # The core's result for a valid proof: the context is read from it on demand
+    # (context_value, context_json), so the hot path never builds a dict it would only encode.
+    result: pm.VerificationResult | None = None
     _digest_b64: str | None = None  # memo: the verdict, the event and the audit entry all print it
+
+    def context_value(self) -> dict[str, Any] | None:
+        """The verified context as a dict (``context``, or read once from ``result``)."""
+        if self.context is None and self.result is not None:
+            self.context = self.result.context
+        return self.context
+
+    def context_json(self) -> bytes | None:
+        """The verified context's RFC 8785 canonical JSON (the bytes its digest is of)."""
+        if self.result is not None:
+            return self.result.canonical_context
+        return None if self.context is None else pm.canonicalize(self.context)
 
     @property
     def context_digest_b64(self) -> str | None:
@@ -61,7 +78,7 @@ class Decision:
             "audience": self.audience,
             "nonce": self.nonce,
             "timestamp": self.timestamp_ms,
-            "context": self.context,
+            "context": self.context_value(),
             "contextDigest": self.context_digest_b64,
             "receiptId": self.receipt_id,
             "receipt": None if self.receipt is None else self.receipt.to_dict(compact=compact_receipt),

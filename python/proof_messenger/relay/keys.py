@@ -3,7 +3,8 @@
 A proof is only as trustworthy as this table: the relay accepts a proof's key
 only if it is enrolled for ``context["subject"]``, not revoked and inside its
 validity window *now* — never because the proof carries it. Revocation is a
-row update read by the next request (there is no cache).
+row update that the next request sees: lookups go through a cache that a
+change counter, kept by triggers on the table, proves current on every call.
 
 >>> from proof_messenger.relay.db import SqliteDatabase
 >>> reg = SqlKeyRegistry(SqliteDatabase(":memory:"))
@@ -96,7 +97,8 @@ class KeyRegistry(Protocol):
     def revoke(self, enrollment_id: str, *, now_ms: int) -> KeyRecord | None: ...
 
     def active_keys(self, subjects: Iterable[str], *, now_ms: int) -> dict[str, list[KeyRecord]]:
-        """Keys valid at ``now_ms`` for each subject that has any (one query)."""
+        """Keys valid at ``now_ms`` for each subject that has any (one query). The lists
+        are the caller's to read, not to change (an implementation may share them)."""
         ...
 
     def ping(self) -> None: ...
@@ -116,6 +118,17 @@ CREATE TABLE IF NOT EXISTS pm_keys (
 );
 CREATE INDEX IF NOT EXISTS pm_keys_subject ON pm_keys (subject);
 CREATE UNIQUE INDEX IF NOT EXISTS pm_keys_active ON pm_keys (subject, key_id) WHERE revoked_at_ms IS NULL;
+CREATE TABLE IF NOT EXISTS pm_keys_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n  BIGINT NOT NULL
+);
+INSERT INTO pm_keys_version (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+CREATE TRIGGER IF NOT EXISTS pm_keys_inserted AFTER INSERT ON pm_keys
+    BEGIN UPDATE pm_keys_version SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS pm_keys_updated AFTER UPDATE ON pm_keys
+    BEGIN UPDATE pm_keys_version SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS pm_keys_deleted AFTER DELETE ON pm_keys
+    BEGIN UPDATE pm_keys_version SET n = n + 1 WHERE id = 1; END;
 """
 
 _COLUMNS = "id, subject, key_id, public_key, label, not_before_ms, not_after_ms, created_at_ms, revoked_at_ms"
@@ -126,18 +139,21 @@ def _record(row: Any) -> KeyRecord:
 
 
 class SqlKeyRegistry:
-    """:class:`KeyRegistry` over plain SQL (SQLite here, PostgreSQL-compatible)."""
+    """:class:`KeyRegistry` over plain SQL (SQLite here; PostgreSQL needs its own
+    trigger syntax for ``pm_keys_version``, the rest is portable)."""
 
     CACHE_SUBJECTS = 100_000
 
     def __init__(self, db: Database) -> None:
         self.db = db
         db.executescript(_SCHEMA)
-        # Unrevoked enrollments by subject, as last read. Valid while neither this object
-        # (``_generation``) nor any other connection (``data_version``) has written since.
-        self._cache: dict[str, list[KeyRecord]] = {}
-        self._cache_version: tuple[int, int | None] | None = None
-        self._generation = 0
+        # Unrevoked enrollments by subject, as last read. Valid while pm_keys_version.n,
+        # which triggers raise on every write to pm_keys (from any connection, process
+        # or hand-written SQL), has not changed.
+        # Per subject: its records, and whether none has a validity window (then every
+        # call returns the cached list itself, and callers may memoise on its identity).
+        self._cache: dict[str, tuple[list[KeyRecord], bool]] = {}
+        self._cache_version: int | None = None
         self._cache_lock = threading.Lock()
 
     def enroll(
@@ -183,7 +199,6 @@ class SqlKeyRegistry:
                     None,
                 ),
             )
-        self._generation += 1
         return rec
 
     def get(self, enrollment_id: str) -> KeyRecord | None:
@@ -211,36 +226,38 @@ class SqlKeyRegistry:
             "UPDATE pm_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
             (now_ms, enrollment_id),
         )
-        self._generation += 1
         return self.get(enrollment_id)
 
     def active_keys(self, subjects: Iterable[str], *, now_ms: int) -> dict[str, list[KeyRecord]]:
         """The keys enrolled for each subject and valid at ``now_ms``.
 
-        Read through a cache that one cheap query per call proves current: SQLite's
-        ``data_version`` changes when any other connection or process commits, and this
-        object counts its own writes, so an enrollment or revocation made anywhere is
-        seen by the next call (as with a query per call), while a busy relay stops
+        Read through a cache that one point query per call proves current: the table's
+        triggers count every write, so an enrollment or revocation made anywhere is seen
+        by the next call (as with a full query per call), while a busy relay stops
         reading the same rows for every request group."""
         wanted = list(dict.fromkeys(subjects))
         with self._cache_lock:
-            version = (self._generation, self.db.data_version())
-            if version != self._cache_version or version[1] is None or len(self._cache) > self.CACHE_SUBJECTS:
+            version = int(self.db.query_one("SELECT n FROM pm_keys_version WHERE id = 1")[0])
+            if version != self._cache_version or len(self._cache) > self.CACHE_SUBJECTS:
                 self._cache.clear()
                 self._cache_version = version
             cache = self._cache
             missing = [s for s in wanted if s not in cache]
-            for s in missing:
-                cache[s] = []
-            sql = f"SELECT {_COLUMNS} FROM pm_keys WHERE subject IN ({{marks}}) AND revoked_at_ms IS NULL"  # noqa: S608
-            for row in query_in(self.db, sql, missing):
-                rec = _record(row)
-                cache[rec.subject].append(rec)
+            if missing:
+                found: dict[str, list[KeyRecord]] = {s: [] for s in missing}
+                sql = f"SELECT {_COLUMNS} FROM pm_keys WHERE subject IN ({{marks}}) AND revoked_at_ms IS NULL"  # noqa: S608
+                for row in query_in(self.db, sql, missing):
+                    rec = _record(row)
+                    found[rec.subject].append(rec)
+                for s, recs in found.items():
+                    cache[s] = (recs, all(r.not_before_ms is None and r.not_after_ms is None for r in recs))
             out: dict[str, list[KeyRecord]] = {}
             for s in wanted:
-                recs = [r for r in cache[s] if r.active_at(now_ms)]
+                recs, unbounded = cache[s]
+                if not unbounded:
+                    recs = [r for r in recs if r.active_at(now_ms)]
                 if recs:
-                    out[s] = recs
+                    out[s] = recs  # the cached list itself when no window applies: do not mutate
             return out
 
     def ping(self) -> None:

@@ -78,13 +78,31 @@ class Job:
     error: RelayError | None = None
 
 
+@dataclass(eq=False, slots=True)
+class Group:
+    """A group of jobs between :meth:`Pipeline.prepare` and :meth:`Pipeline.finish`:
+    per job, its decisions so far (None where the core's verdict decides), and the
+    proofs that reached the core with their results."""
+
+    jobs: Sequence[Job]
+    now: int
+    clients: list[ApiClient | None]
+    decisions: list[list[Decision | None]]
+    pending: list[tuple[int, int, pm.Proof]]  # (job, item, proof)
+    owners: list[ApiClient] = field(default_factory=list)
+    enrolled: dict[str, list[KeyRecord]] = field(default_factory=dict)
+    results: list[pm.VerificationResult] = field(default_factory=list)
+
+
 class _KeyCache:
-    """Parsed VerifyingKeys by raw bytes: parsing (point decompression) is pure
-    and costs more than the lookup, so it is done once per key. Trust is not
-    cached: the registry is asked on every request."""
+    """Parsed VerifyingKeys: parsing (point decompression) is pure and costs more than
+    the lookup, so it is done once per key, and a subject's key list is rebuilt only
+    when the registry hands over a different record list (see ``active_keys``). Trust
+    is not cached: the registry is asked on every request."""
 
     def __init__(self, limit: int = 100_000) -> None:
         self._keys: dict[bytes, pm.VerifyingKey] = {}
+        self._lists: dict[str, tuple[list[KeyRecord], list[pm.VerifyingKey | pm.WebAuthnCredential]]] = {}
         self._limit = limit
 
     def get(self, raw: bytes) -> pm.VerifyingKey:
@@ -94,6 +112,21 @@ class _KeyCache:
                 self._keys.clear()
             vk = self._keys[raw] = pm.VerifyingKey.from_bytes(raw)
         return vk
+
+    def trusted(
+        self, enrolled: dict[str, list[KeyRecord]]
+    ) -> dict[str, list[pm.VerifyingKey | pm.WebAuthnCredential]]:
+        """Each subject's enrolled keys, parsed (shared lists: read them, do not change them)."""
+        lists = self._lists
+        if len(lists) >= self._limit:
+            lists.clear()
+        out: dict[str, list[pm.VerifyingKey | pm.WebAuthnCredential]] = {}
+        for s, recs in enrolled.items():
+            memo = lists.get(s)
+            if memo is None or memo[0] is not recs:
+                memo = lists[s] = (recs, [self.get(r.public_key) for r in recs])
+            out[s] = memo[1]
+        return out
 
 
 class Pipeline:
@@ -146,23 +179,32 @@ class Pipeline:
         """Runs a group of jobs; fills each job's ``decisions`` or ``error``.
 
         Store failures (SQLite, Redis, the audit file) raise and fail the group."""
+        self.finish(self.prepare(jobs))
+
+    def prepare(self, jobs: Sequence[Job]) -> Group:
+        """Steps 1-6: everything up to and including the signatures. Reads stores,
+        writes none (rate-limit counters aside), so the relay runs it for the next
+        group while :meth:`finish` records this one."""
         now = self.clock()
-        # -- 1. structure and algorithm allowlist ---------------------------------
+        # -- 1. structure and algorithm allowlist (the whole group in one core call) --
+        policy = self.policy
+        flat = pm.parse_proofs(
+            [data for job in jobs for data in job.bodies],
+            max_bytes=policy.max_proof_bytes,
+            max_depth=policy.max_depth,
+        )
         parsed: list[list[pm.Proof | pm.ProofMessengerError]] = []
+        start = 0
         for job in jobs:
-            items: list[pm.Proof | pm.ProofMessengerError] = []
-            for data in job.bodies:
-                try:
-                    items.append(self.parse(data))
-                except pm.ProofMessengerError as exc:
-                    if job.single:
-                        status = 413 if exc.code == errors.INPUT_TOO_LARGE else 400
-                        job.error = RelayError(exc.code, exc.detail, status=status)
-                        if self.metrics:
-                            self.metrics.rejected_requests.labels(exc.code).inc()
-                        break
-                    items.append(exc)
+            items = flat[start : start + len(job.bodies)]
+            start += len(job.bodies)
             parsed.append(items)
+            if job.single and isinstance(items[0], pm.ProofMessengerError):
+                exc = items[0]
+                status = 413 if exc.code == errors.INPUT_TOO_LARGE else 400
+                job.error = RelayError(exc.code, exc.detail, status=status)
+                if self.metrics:
+                    self.metrics.rejected_requests.labels(exc.code).inc()
 
         # -- 2. who is asking, and how often ----------------------------------------
         authenticated: dict[Hashable, ApiClient] = {}
@@ -183,11 +225,11 @@ class Pipeline:
 
         waits = self._subject_waits(
             [
-                (j, i, p.subject)
+                (j, i, subject)
                 for j, items in enumerate(parsed)
                 if clients[j] is not None
                 for i, p in enumerate(items)
-                if isinstance(p, pm.Proof) and p.subject is not None
+                if isinstance(p, pm.Proof) and (subject := p.subject) is not None
             ]
         )
         decisions: list[list[Decision | None]] = []
@@ -217,19 +259,18 @@ class Pipeline:
         pending = [t for t in pending if jobs[t[0]].error is None]
 
         # -- 3-6. key authenticity, audience, freshness, signature: the core decides --
+        group = Group(jobs, now, clients, decisions, pending)
         if pending:
             owners: list[ApiClient] = [clients[j] for j, _, _ in pending]  # type: ignore[misc]
             enrolled = self.registry.active_keys(
                 {p.subject for _, _, p in pending if p.subject is not None}, now_ms=now
             )
-            trusted: dict[str, list[pm.VerifyingKey | pm.WebAuthnCredential]] = {
-                s: [self._keys.get(r.public_key) for r in recs] for s, recs in enrolled.items()
-            }
+            trusted = self._keys.trusted(enrolled)
             wa = self.webauthn
             wa_subjects = {p.subject for _, _, p in pending if p.subject and p.algorithm == "WebAuthn"}
             if wa is not None and wa_subjects:  # no extra query for Ed25519-only groups
                 for s, creds in wa.credentials(wa_subjects).items():
-                    trusted.setdefault(s, []).extend(creds)
+                    trusted[s] = [*trusted.get(s, ()), *creds]  # (the key lists are shared)
 
             def resolver(subject: str) -> list[pm.VerifyingKey | pm.WebAuthnCredential]:
                 return trusted.get(subject, [])
@@ -238,7 +279,7 @@ class Pipeline:
             for k, owner in enumerate(owners):
                 by_audience.setdefault(owner.audience, []).append(k)
             results: list[pm.VerificationResult] = [None] * len(pending)  # type: ignore[list-item]
-            policy = self.policy
+            group.owners, group.enrolled, group.results = owners, enrolled, results
             for audience, ks in by_audience.items():
                 opts: dict[str, Any] = {
                     "audience": audience,
@@ -256,6 +297,15 @@ class Pipeline:
                 for k, res in zip(ks, out, strict=True):
                     results[k] = res
 
+        return group
+
+    def finish(self, group: Group) -> None:
+        """Steps 7-8: consumes the nonces of the accepted proofs, then records and
+        logs every decision. Groups must be finished in the order they were prepared."""
+        jobs, now, decisions, pending = group.jobs, group.now, group.decisions, group.pending
+        if pending:
+            results, owners, enrolled = group.results, group.owners, group.enrolled
+            policy, wa = self.policy, self.webauthn
             # -- 7. replay: only proofs the core accepted may consume a nonce -----------
             overrides = wa.commit(results) if wa is not None else {}  # WebAuthn counters (atomic)
             valid = [k for k, r in enumerate(results) if r.valid and k not in overrides]
@@ -288,7 +338,7 @@ class Pipeline:
                     else None,
                     nonce=res.nonce,
                     timestamp_ms=res.timestamp_ms,
-                    context=res.context if ok else None,
+                    result=res if ok else None,
                     context_digest=res.context_digest,
                     signed_digest=res.signed_digest,
                     algorithm=proof.algorithm,

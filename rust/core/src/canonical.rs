@@ -188,7 +188,10 @@ fn hex_digit(nibble: u8) -> u8 {
 
 /// Appends a string with JCS's minimal escaping; everything not escaped
 /// (including U+007F, U+2028 and all non-ASCII) is copied as UTF-8.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+///
+/// Public for writers of flat JSON records (the relay's audit entries and
+/// decision lines) that must escape exactly as the canonical form does.
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');

@@ -32,6 +32,7 @@ pub mod ed25519;
 pub mod encoding;
 pub mod errors;
 pub mod json;
+pub mod merkle;
 pub mod proof;
 pub mod verify;
 pub mod webauthn;

@@ -13,8 +13,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod convert;
 mod error;
 mod keys;
+mod merkle;
+mod nonces;
 mod proof;
 mod ratelimit;
+mod render;
 mod verify;
 mod webauthn;
 
@@ -82,8 +85,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<webauthn::WebAuthnCredential>()?;
     m.add_class::<webauthn::Registration>()?;
     m.add_class::<ratelimit::TokenBuckets>()?;
+    m.add_class::<nonces::NonceIndex>()?;
     m.add_function(wrap_pyfunction!(webauthn::verify_registration, m)?)?;
     m.add_function(wrap_pyfunction!(proof::sign, m)?)?;
+    m.add_function(wrap_pyfunction!(proof::parse_proofs, m)?)?;
+    m.add_function(wrap_pyfunction!(merkle::merkle_extend, m)?)?;
+    m.add_function(wrap_pyfunction!(render::audit_entries, m)?)?;
+    m.add_function(wrap_pyfunction!(render::decision_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(render::verdicts, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;

@@ -1,5 +1,6 @@
 //! The `Proof` class and `sign`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use proof_messenger_core::encoding::encode_base64url;
@@ -8,6 +9,7 @@ use proof_messenger_core::proof::{AnyProof, Envelope};
 use proof_messenger_core::{Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
+use rayon::prelude::*;
 
 use crate::convert::{is_mapping, object_to_python, string, to_python, to_value};
 use crate::error::{py_error, to_py_err};
@@ -133,6 +135,42 @@ impl Proof {
             e.timestamp_ms()
         )
     }
+}
+
+/// Parses many proofs at once, on all cores with the GIL released: for each
+/// item (bytes or str), the `Proof` or the `ProofMessengerError` that
+/// `Proof.from_json` would raise. The relay parses a request group with one call.
+#[pyfunction]
+#[pyo3(signature = (items, *, max_bytes = 65_536, max_depth = 32))]
+pub fn parse_proofs<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    max_bytes: usize,
+    max_depth: usize,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let items: Vec<Bound<'py, PyAny>> = items.try_iter()?.collect::<PyResult<_>>()?;
+    // Bytes are borrowed, not copied: the list keeps them alive and they are immutable.
+    let inputs: Vec<Result<Cow<'_, [u8]>, Error>> = items
+        .iter()
+        .map(|item| match item.cast::<PyBytes>() {
+            Ok(b) => Ok(Cow::Borrowed(b.as_bytes())),
+            Err(_) => input_bytes(item).map(Cow::Owned),
+        })
+        .collect();
+    let limits = Limits { max_bytes, max_depth };
+    let parsed: Vec<Result<AnyProof, Error>> = py.detach(|| {
+        inputs
+            .par_iter()
+            .map(|input| input.as_ref().map_err(Clone::clone).and_then(|b| AnyProof::parse(b, &limits)))
+            .collect()
+    });
+    parsed
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(p) => Ok(Bound::new(py, Proof { inner: Arc::new(p) })?.into_any()),
+            Err(e) => Ok(to_py_err(py, &e).into_value(py).into_bound(py).into_any()),
+        })
+        .collect()
 }
 
 /// Copies bytes/bytearray/memoryview/str input (while the GIL is held).

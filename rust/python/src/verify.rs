@@ -60,6 +60,15 @@ impl VerificationResult {
             _ => Ok(None),
         }
     }
+    /// The verified context's RFC 8785 canonical JSON (the bytes its digest is
+    /// of), only when valid.
+    #[getter]
+    fn canonical_context<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        match (&self.error, &self.proof) {
+            (None, Some(proof)) => Some(PyBytes::new(py, proof.envelope().canonical_context())),
+            _ => None,
+        }
+    }
     /// `context["subject"]` of a parsed proof.
     #[getter]
     fn subject(&self) -> Option<&str> {
