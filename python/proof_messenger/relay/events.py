@@ -93,7 +93,7 @@ class DecisionEvents:
                     d.audience,
                     d.nonce,
                     d.timestamp_ms,
-                    d.context_digest_b64,
+                    d.context_digest,
                     d.receipt_id,
                 )
                 for d in decisions

@@ -35,7 +35,7 @@ from .bodies import read_asgi_body
 from .clients import ApiClient
 from .decision import Decision
 from .errors import RelayError
-from .pipeline import Group, Job, Pipeline
+from .pipeline import Job, Pipeline
 
 if TYPE_CHECKING:
     from .app import Relay
@@ -51,32 +51,44 @@ class Coalescer:
     """Runs :class:`Job` s in groups through ``pipeline.prepare`` (verifier thread),
     ``pipeline.finish`` (recorder thread) and the audit commit (commit thread).
 
-    The three overlap: while the recorder records group k, the verifier already
-    verifies group k+1, and one fsync covers every entry appended before it
-    started (a later group's commit then finds its entries durable and returns at
-    once). Groups are recorded in the order they were verified (one recorder
-    thread, first in first out), so nonces are consumed in arrival order. A
-    group's requests are answered only after the commit that covers them, so no
-    receipt is handed out for an entry that is not on disk. At most
-    ``max_groups_ahead`` verified groups wait to be recorded.
+    They overlap: while the recorder records group k, the verifier threads
+    (``verifier_threads``, two by default: their native work runs without the
+    GIL, so two groups' verifications share the cores with the recorder's Python)
+    already verify groups k+1 and k+2, and one fsync covers every entry appended
+    before it started (a later group's commit then finds its entries durable and
+    returns at once). Groups are recorded in the order they were formed (one
+    recorder thread, first in first out, and each group waits for its
+    predecessor's turn), so nonces are consumed in arrival order. A group's
+    requests are answered only after the commit that covers them, so no receipt
+    is handed out for an entry that is not on disk. At most
+    ``max_groups_ahead`` groups are between verification and answer.
 
     Single event loop only. ``max_group_proofs`` bounds a group (a larger batch
     job still runs, alone)."""
 
     def __init__(
-        self, pipeline: Pipeline, *, max_group_proofs: int = 1000, max_groups_ahead: int = 2
+        self,
+        pipeline: Pipeline,
+        *,
+        max_group_proofs: int = 1000,
+        max_groups_ahead: int = 3,
+        verifier_threads: int = 2,
     ) -> None:
         self.pipeline = pipeline
         self.max_group_proofs = max_group_proofs
         self.max_groups_ahead = max_groups_ahead
+        self.verifier_threads = verifier_threads
         self._queue: list[tuple[Job, asyncio.Future[None]]] = []
         self._busy = False
-        # One dedicated thread each (lighter than a generic pool hop); created on first
-        # use, so an app restarted after close() works again.
+        # Dedicated threads (lighter than a generic pool hop); created on first use, so
+        # an app restarted after close() works again.
         self._executor: ThreadPoolExecutor | None = None
         self._finisher: ThreadPoolExecutor | None = None
         self._committer: ThreadPoolExecutor | None = None
-        self._finishing: list[asyncio.Task[None]] = []
+        self._in_flight: list[asyncio.Task[None]] = []
+        self._verifying = 0  # groups in the verifier threads
+        self._progress = asyncio.Event()  # set when a verification or a group ends
+        self._last_turn: asyncio.Future[None] | None = None
 
     async def run(self, job: Job) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -99,50 +111,78 @@ class Coalescer:
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                while len(self._finishing) >= self.max_groups_ahead:  # bounded work in flight
-                    await asyncio.wait([self._finishing[0]])
-                group = self._next_group()
-                jobs = [job for job, _ in group]
-                try:
-                    if self._executor is None:
-                        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-verify")
-                        self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-record")
-                        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-commit")
-                    prepared = await loop.run_in_executor(self._executor, self.pipeline.prepare, jobs)
-                except BaseException as exc:  # a store failed: every job of the group learns it
-                    _settle(group, exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                task = loop.create_task(self._finish(group, prepared))
-                self._finishing.append(task)
-                task.add_done_callback(self._finishing.remove)
+                # A group forms from whatever queued while the verifier threads were busy,
+                # and at most max_groups_ahead groups are between verification and answer.
+                while (
+                    self._verifying >= self.verifier_threads or len(self._in_flight) >= self.max_groups_ahead
+                ):
+                    self._progress.clear()
+                    await self._progress.wait()
+                if not self._queue:
+                    break
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self.verifier_threads, thread_name_prefix="pm-verify")
+                    self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-record")
+                    self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-commit")
+                turn: asyncio.Future[None] = loop.create_future()
+                self._verifying += 1
+                task = loop.create_task(self._run_group(self._next_group(), self._last_turn, turn))
+                self._last_turn = turn
+                self._in_flight.append(task)
+                task.add_done_callback(self._group_done)
+                await asyncio.sleep(0)  # let the group's verification start before the next forms
         finally:
             self._busy = False
 
-    async def _finish(self, group: list[tuple[Job, asyncio.Future[None]]], prepared: Group) -> None:
-        """Records the group (in preparation order: one finisher thread, FIFO), makes
-        it durable, then answers its requests."""
+    def _group_done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.remove(task)
+        self._progress.set()
+
+    async def _run_group(
+        self,
+        group: list[tuple[Job, asyncio.Future[None]]],
+        before: asyncio.Future[None] | None,
+        turn: asyncio.Future[None],
+    ) -> None:
+        """Verifies the group (verifier threads: groups may overlap here), records it
+        after the group before it (one recorder thread, first in first out: nonces are
+        consumed in arrival order), makes it durable, then answers its requests.
+        ``turn`` is set once this group's recording is queued, or it failed."""
         loop = asyncio.get_running_loop()
+        jobs = [job for job, _ in group]
         try:
-            await loop.run_in_executor(self._finisher, self.pipeline.finish, prepared)
-            await loop.run_in_executor(self._committer, self._commit, prepared.jobs)
+            try:
+                prepared = await loop.run_in_executor(self._executor, self.pipeline.prepare, jobs)
+            finally:
+                self._verifying -= 1
+                self._progress.set()
+            if before is not None:
+                await asyncio.shield(before)
+            recorded = loop.run_in_executor(self._finisher, self.pipeline.finish, prepared)
+            turn.set_result(None)
+            await recorded
+            await loop.run_in_executor(self._committer, self._commit, jobs)
         except asyncio.CancelledError:  # the loop is shutting down
             for _, fut in group:
                 fut.cancel()
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # a store failed: every job of the group learns it
             _settle(group, exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             _settle(group, None)
+        finally:
+            if not turn.done():
+                turn.set_result(None)
 
     def _commit(self, jobs: Sequence[Job]) -> None:
-        """Makes the group's audit entries durable and completes their receipts."""
+        """Makes the group's audit entries durable, completes their receipts, then
+        writes the group's decision events and metrics (``pipeline.publish``)."""
         audit = self.pipeline.audit
         audit.sync()
         audit.attach_checkpoint([d for job in jobs if job.error is None for d in job.decisions])
+        self.pipeline.publish(jobs)
 
     def close(self) -> None:
         for name in ("_executor", "_finisher", "_committer"):
@@ -150,6 +190,11 @@ class Coalescer:
             setattr(self, name, None)
             if executor is not None:
                 executor.shutdown(wait=True)
+        # Loop-bound state: a restarted app runs on a new event loop.
+        self._progress = asyncio.Event()
+        self._last_turn = None
+        self._in_flight.clear()
+        self._verifying = 0
 
 
 def _settle(group: list[tuple[Job, asyncio.Future[None]]], error: BaseException | None) -> None:
@@ -323,7 +368,7 @@ def render_verdicts(decisions: list[Decision]) -> list[bytes]:
                     d.timestamp_ms,
                 ),
                 d.context_json(),
-                d.context_digest_b64,
+                d.context_digest,
                 d.receipt_id,
                 None if (r := d.receipt) is None else (r.receipt_id, r.origin, r.index, r.leaf_hash),
             )

@@ -180,6 +180,7 @@ class Pipeline:
 
         Store failures (SQLite, Redis, the audit file) raise and fail the group."""
         self.finish(self.prepare(jobs))
+        self.publish(jobs)
 
     def prepare(self, jobs: Sequence[Job]) -> Group:
         """Steps 1-6: everything up to and including the signatures. Reads stores,
@@ -223,13 +224,15 @@ class Pipeline:
             clients.append(client)
         self._charge_clients(jobs, clients)
 
+        # Each proof's subject, read once (the getter builds a new string per call).
+        subjects = [[p.subject if isinstance(p, pm.Proof) else None for p in items] for items in parsed]
         waits = self._subject_waits(
             [
                 (j, i, subject)
-                for j, items in enumerate(parsed)
+                for j, row_subjects in enumerate(subjects)
                 if clients[j] is not None
-                for i, p in enumerate(items)
-                if isinstance(p, pm.Proof) and (subject := p.subject) is not None
+                for i, subject in enumerate(row_subjects)
+                if subject is not None
             ]
         )
         decisions: list[list[Decision | None]] = []
@@ -263,11 +266,15 @@ class Pipeline:
         if pending:
             owners: list[ApiClient] = [clients[j] for j, _, _ in pending]  # type: ignore[misc]
             enrolled = self.registry.active_keys(
-                {p.subject for _, _, p in pending if p.subject is not None}, now_ms=now
+                {subject for j, i, _ in pending if (subject := subjects[j][i]) is not None}, now_ms=now
             )
             trusted = self._keys.trusted(enrolled)
             wa = self.webauthn
-            wa_subjects = {p.subject for _, _, p in pending if p.subject and p.algorithm == "WebAuthn"}
+            wa_subjects = (
+                {subject for j, i, p in pending if p.algorithm == "WebAuthn" and (subject := subjects[j][i])}
+                if wa is not None
+                else set()
+            )
             if wa is not None and wa_subjects:  # no extra query for Ed25519-only groups
                 for s, creds in wa.credentials(wa_subjects).items():
                     trusted[s] = [*trusted.get(s, ()), *creds]  # (the key lists are shared)
@@ -300,8 +307,9 @@ class Pipeline:
         return group
 
     def finish(self, group: Group) -> None:
-        """Steps 7-8: consumes the nonces of the accepted proofs, then records and
-        logs every decision. Groups must be finished in the order they were prepared."""
+        """Steps 7-8: consumes the nonces of the accepted proofs, then appends every
+        decision to the audit log (durable once ``audit.sync`` returns; then
+        :meth:`publish`). Groups must be finished in the order they were prepared."""
         jobs, now, decisions, pending = group.jobs, group.now, group.decisions, group.pending
         if pending:
             results, owners, enrolled = group.results, group.owners, group.enrolled
@@ -322,20 +330,24 @@ class Pipeline:
             replay = dict(zip(valid, consumed, strict=True))
             for k, (j, i, proof) in enumerate(pending):
                 res, owner = results[k], owners[k]
-                code = overrides[k] if k in overrides else replay[k] if res.valid else res.code
+                subject, key_id = res.subject, res.key_id  # (getters build new strings: read once)
+                if res.valid:
+                    code = overrides[k] if k in overrides else replay[k]
+                    detail = None if code is None else _REPLAY_DETAIL.get(code)
+                    enrollment = _enrollment(enrolled.get(subject or ""), key_id)
+                else:
+                    code, detail, enrollment = res.code, res.detail, None
                 ok = code is None
                 decisions[j][i] = Decision(
                     valid=ok,
                     code=code,
-                    detail=_REPLAY_DETAIL.get(code or "") if res.valid else res.detail,
+                    detail=detail,
                     audience=owner.audience,
                     decided_at_ms=now,
                     client_id=owner.id,
-                    subject=res.subject,
-                    key_id=res.key_id,
-                    enrollment_id=_enrollment(enrolled.get(res.subject or ""), res.key_id)
-                    if res.valid
-                    else None,
+                    subject=subject,
+                    key_id=key_id,
+                    enrollment_id=enrollment,
                     nonce=res.nonce,
                     timestamp_ms=res.timestamp_ms,
                     result=res if ok else None,
@@ -344,7 +356,7 @@ class Pipeline:
                     algorithm=proof.algorithm,
                 )
 
-        # -- 8. receipts (one audit write for the group), events, metrics --------------
+        # -- 8. receipts (one audit write for the group) ---------------------------------
         done: list[Decision] = []
         for j, job in enumerate(jobs):
             if job.error is None:
@@ -352,6 +364,12 @@ class Pipeline:
                 done.extend(job.decisions)
         for decision, receipt in zip(done, self.audit.append_many(done), strict=True):
             decision.receipt, decision.receipt_id = receipt, receipt.receipt_id
+
+    def publish(self, jobs: Sequence[Job]) -> None:
+        """Step 9: the decision events and metrics of a finished group. The relay calls
+        it once the group's audit entries are durable, so a logged decision is always
+        in the audit log, and off the thread that consumes nonces."""
+        done = [d for job in jobs if job.error is None for d in job.decisions]
         for job in jobs:
             if job.error is None:
                 self.events.emit(job.decisions, request_id=job.request_id, remote_addr=job.remote_addr)

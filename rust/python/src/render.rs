@@ -10,6 +10,7 @@
 //! sealed context, an unsafe integer, a lone surrogate) raises, and the caller
 //! uses the Python writer for the group.
 use proof_messenger_core::canonical::write_string;
+use proof_messenger_core::encoding::encode_base64url;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -125,7 +126,7 @@ pub fn audit_entries<'py>(
 
 /// One decision as the decision log prints it: decided at (Unix ms), valid,
 /// code, client, subject, key id, enrollment id, audience, nonce, proof
-/// timestamp, context digest (base64url), receipt id.
+/// timestamp, context digest (raw: printed base64url), receipt id.
 type EventRow = (
     i64,
     bool,
@@ -137,7 +138,7 @@ type EventRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
-    Option<String>,
+    Option<Vec<u8>>,
     Option<String>,
 );
 
@@ -168,6 +169,7 @@ pub fn decision_lines<'py>(
     ) in &rows
     {
         let ts = rfc3339_ms(*decided_at)?;
+        let digest = digest.as_deref().map(encode_base64url);
         buf.clear();
         write_object(
             &[
@@ -238,9 +240,9 @@ type VerdictHead = (
 );
 
 /// One decision as the HTTP verdict gives it: the leading members, the context
-/// (its canonical JSON), the context digest (base64url), the receipt id and the
-/// compact receipt.
-type VerdictRow<'py> = (VerdictHead, Option<Bound<'py, PyBytes>>, Option<String>, Option<String>, Option<ReceiptRow>);
+/// (its canonical JSON), the context digest (raw: printed base64url), the receipt
+/// id and the compact receipt.
+type VerdictRow<'py> = (VerdictHead, Option<Bound<'py, PyBytes>>, Option<Vec<u8>>, Option<String>, Option<ReceiptRow>);
 
 /// Verdict objects (JSON bytes, one per row) as `Decision.verdict(compact_receipt=True)`
 /// encodes them, except that the context is its canonical JSON (the bytes whose
@@ -274,6 +276,7 @@ pub fn verdicts<'py>(py: Python<'py>, rows: Vec<VerdictRow<'py>>) -> PyResult<Ve
             None => buf.extend_from_slice(b"null"),
         }
         buf.push(b',');
+        let digest = digest.as_deref().map(encode_base64url);
         write_members(
             &[("contextDigest", digest.as_deref().into()), ("receiptId", receipt_id.as_deref().into())],
             &mut buf,
