@@ -111,10 +111,10 @@ class Coalescer:
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                # A group forms from whatever queued while the verifier threads were busy,
-                # and at most max_groups_ahead groups are between verification and answer.
+                # A group forms from whatever queued while verification was busy, and at
+                # most max_groups_ahead groups are between verification and answer.
                 while (
-                    self._verifying >= self.verifier_threads or len(self._in_flight) >= self.max_groups_ahead
+                    self._verifying >= self._verifier_slots() or len(self._in_flight) >= self.max_groups_ahead
                 ):
                     self._progress.clear()
                     await self._progress.wait()
@@ -133,6 +133,14 @@ class Coalescer:
                 await asyncio.sleep(0)  # let the group's verification start before the next forms
         finally:
             self._busy = False
+
+    def _verifier_slots(self) -> int:
+        """Groups that may be verified at once: all verifier threads when at least half a
+        full group is waiting (batches), else one, so that concurrent single-proof
+        requests keep coalescing into groups as large as one verification's duration
+        allows (every group costs a transaction and an fsync)."""
+        queued = sum(len(job.bodies) for job, _ in self._queue)
+        return self.verifier_threads if queued * 2 >= self.max_group_proofs else 1
 
     def _group_done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.remove(task)
