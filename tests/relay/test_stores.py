@@ -130,6 +130,7 @@ def test_nonce_claims_recorded_by_another_process_are_seen(tmp_path: Path) -> No
         [Claim("alice", "api", "nonce-2", 10**6), Claim("alice", "api", "nonce-3", 10**6)], now_ms=now
     ) == [errors.NONCE_REPLAYED, None]
     restarted = SqlReplayStore(SqliteDatabase(tmp_path / "n.db"))
+    assert len(restarted._index) == 3  # loaded at start, not under the first decision's write lock
     assert restarted.consume(
         [Claim("alice", "api", f"nonce-{i}", 10**6) for i in (1, 2, 3, 4)], now_ms=now
     ) == [

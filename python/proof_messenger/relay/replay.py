@@ -166,6 +166,10 @@ class SqlReplayStore:
         self._scopes: dict[str, bytes] = {}
         db.executescript(_SCHEMA)
         self._migrate()
+        # Load the table now, outside any write lock: writers commit one at a time and
+        # rows get increasing seqs, so every read sees a prefix and the catch-up of the
+        # first decision only reads what came after. (Expired rows go at the first purge.)
+        self._catch_up(db, now_ms=0)
 
     def _migrate(self) -> None:
         """Moves live rows of the earlier ``pm_nonces`` table (unique key per claim)
@@ -228,8 +232,8 @@ class SqlReplayStore:
         return out
 
     def _catch_up(self, tx: Any, now_ms: int) -> None:
-        """Adds the rows other processes committed since this one last read (all rows,
-        the first time). Inside the write transaction, so nothing can be missed."""
+        """Adds the rows committed since this one last read (all rows at start). Run
+        inside the write transaction before deciding, so nothing can be missed."""
         while True:
             rows = tx.execute(
                 "SELECT seq, claim, expires_at_ms FROM pm_nonce_log WHERE seq > ? ORDER BY seq LIMIT ?",
