@@ -44,15 +44,7 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, max_depth: usize) -> Result<Val
         return Err(Error::new(ErrorCode::NestingTooDeep, format!("nesting deeper than {max_depth}")));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
-        let mut object = Object::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let key = k
-                .cast::<PyString>()
-                .map_err(|_| Error::new(ErrorCode::InvalidType, "object keys must be str"))
-                .and_then(string)?;
-            object.insert(key, convert(&v, depth + 1, max_depth)?)?;
-        }
-        return Ok(Value::Object(object));
+        return object(d.iter(), d.len(), depth, max_depth);
     }
     if let Ok(l) = obj.cast::<PyList>() {
         return l.iter().map(|v| convert(&v, depth + 1, max_depth)).collect::<Result<Vec<_>>>().map(Value::Array);
@@ -62,18 +54,29 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, max_depth: usize) -> Result<Val
     }
     if is_mapping(obj) {
         let items = mapping_items(obj)?;
-        let mut object = Object::with_capacity(items.len());
-        for (k, v) in items {
-            let key = k
-                .cast::<PyString>()
-                .map_err(|_| Error::new(ErrorCode::InvalidType, "object keys must be str"))
-                .and_then(string)?;
-            object.insert(key, convert(&v, depth + 1, max_depth)?)?;
-        }
-        return Ok(Value::Object(object));
+        let len = items.len();
+        return object(items.into_iter(), len, depth, max_depth);
     }
     let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     Err(Error::new(ErrorCode::InvalidType, format!("{type_name} is not a JSON type")))
+}
+
+/// A JSON object from a dict's or a mapping's `(key, value)` pairs; keys must be str.
+fn object<'py>(
+    pairs: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    len: usize,
+    depth: usize,
+    max_depth: usize,
+) -> Result<Value> {
+    let mut object = Object::with_capacity(len);
+    for (k, v) in pairs {
+        let key = k
+            .cast::<PyString>()
+            .map_err(|_| Error::new(ErrorCode::InvalidType, "object keys must be str"))
+            .and_then(string)?;
+        object.insert(key, convert(&v, depth + 1, max_depth)?)?;
+    }
+    Ok(Value::Object(object))
 }
 
 /// A `collections.abc.Mapping` that is not a dict (dicts take the fast path).
