@@ -240,14 +240,12 @@ def audit_entries(records: list[Any], first_index: int, log_id: str) -> list[byt
     """The relay's audit entries (``AuditRecord`` tuples, no context) as ``make_leaf`` writes them."""
     ...
 
-def decision_lines(
-    rows: list[tuple[Any, ...]], request_id: str | None, remote_addr: str | None
-) -> list[bytes]:
-    """The relay's decision-log lines (no newline) as ``relay.events`` encodes them."""
+def decision_lines(decisions: list[Any], request_id: str | None, remote_addr: str | None) -> list[bytes]:
+    """The relay's decision-log lines (no newline) for ``Decision`` objects, as ``relay.events`` writes."""
     ...
 
-def verdicts(rows: list[tuple[Any, ...]]) -> list[bytes]:
-    """The relay's verdict objects (compact receipts; the context as canonical JSON)."""
+def verdicts(decisions: list[Any]) -> list[bytes]:
+    """The relay's verdicts for ``Decision`` objects (compact receipts; the context as canonical JSON)."""
     ...
 
 def merkle_extend(

@@ -77,7 +77,7 @@ def test_native_lines_equal_the_python_encoder(
 
 @pytest.mark.parametrize("ms", [0, 999, 951_782_400_000, 1_709_164_800_123, 253_402_300_799_999])
 def test_native_timestamps_cover_leap_days_and_the_year_9999(ms: int) -> None:
-    (line,) = decision_lines([(ms, True, *[None] * 7, None, None, None)], None, None)
+    (line,) = decision_lines([_decision(True, ms, (None,) * 7, None, None)], None, None)
     assert json.loads(line)["ts"] == _rfc3339(ms)
 
 
@@ -87,7 +87,7 @@ def test_values_the_native_writer_refuses_take_the_python_encoder() -> None:
     big = _decision(True, 0, (None,) * 7, 2**60, None)  # beyond 2^53: printed as is
     for d in (far, big):
         with pytest.raises((ValueError, OverflowError)):
-            decision_lines([(d.decided_at_ms, d.valid, *[None] * 7, d.timestamp_ms, None, None)], None, None)
+            decision_lines([d], None, None)
         assert events._lines([d], None, None) == [jsonout.dumps(events._event(d, None, None))]
 
 

@@ -81,25 +81,8 @@ class DecisionEvents:
         the same bytes as encoding :meth:`_event`, tested so) unless contexts are logged or a
         value is one the native writer refuses."""
         if not self.log_context:
-            rows = [
-                (
-                    d.decided_at_ms,
-                    d.valid,
-                    d.code,
-                    d.client_id,
-                    d.subject,
-                    d.key_id,
-                    d.enrollment_id,
-                    d.audience,
-                    d.nonce,
-                    d.timestamp_ms,
-                    d.context_digest,
-                    d.receipt_id,
-                )
-                for d in decisions
-            ]
             try:
-                return decision_lines(rows, request_id, remote_addr)
+                return decision_lines(list(decisions), request_id, remote_addr)
             except (ValueError, TypeError, OverflowError):
                 pass
         return [jsonout.dumps(self._event(d, request_id, remote_addr)) for d in decisions]

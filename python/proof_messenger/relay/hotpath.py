@@ -361,28 +361,7 @@ class VerifyEndpoints:
 def render_verdicts(decisions: list[Decision]) -> list[bytes]:
     """Each decision's verdict with a compact receipt, encoded in one native call: the
     members of :meth:`Decision.verdict`, the context as its canonical JSON."""
-    return verdicts(
-        [
-            (
-                (
-                    d.valid,
-                    d.code,
-                    d.detail,
-                    d.subject,
-                    d.key_id,
-                    d.enrollment_id,
-                    d.audience,
-                    d.nonce,
-                    d.timestamp_ms,
-                ),
-                d.context_json(),
-                d.context_digest,
-                d.receipt_id,
-                None if (r := d.receipt) is None else (r.receipt_id, r.origin, r.index, r.leaf_hash),
-            )
-            for d in decisions
-        ]
-    )
+    return verdicts(decisions)
 
 
 def openapi_paths(max_batch_count: int) -> dict[str, Any]:

@@ -12,8 +12,11 @@
 use proof_messenger_core::canonical::write_string;
 use proof_messenger_core::encoding::encode_base64url;
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+
+use crate::verify::VerificationResult;
 
 /// Largest integer JSON carries exactly (2^53 - 1), as in RFC 8785.
 const MAX_SAFE: i64 = (1 << 53) - 1;
@@ -124,69 +127,78 @@ pub fn audit_entries<'py>(
     Ok(out)
 }
 
-/// One decision as the decision log prints it: decided at (Unix ms), valid,
-/// code, client, subject, key id, enrollment id, audience, nonce, proof
-/// timestamp, context digest (raw: printed base64url), receipt id.
-type EventRow = (
-    i64,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<Vec<u8>>,
-    Option<String>,
-);
+/// The members of a relay `Decision` (`proof_messenger.relay.decision`) that the
+/// decision log and the verdict print, read by attribute name.
+struct DecisionFields {
+    valid: bool,
+    code: Option<String>,
+    detail: Option<String>,
+    audience: Option<String>,
+    decided_at_ms: i64,
+    client_id: Option<String>,
+    subject: Option<String>,
+    key_id: Option<String>,
+    enrollment_id: Option<String>,
+    nonce: Option<String>,
+    timestamp_ms: Option<i64>,
+    /// Printed base64url.
+    context_digest: Option<String>,
+    receipt_id: Option<String>,
+}
 
-/// Decision-log lines (no trailing newline) for `rows`: the bytes
+impl DecisionFields {
+    fn read(d: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = d.py();
+        let digest: Option<Vec<u8>> = d.getattr(intern!(py, "context_digest"))?.extract()?;
+        Ok(Self {
+            valid: d.getattr(intern!(py, "valid"))?.extract()?,
+            code: d.getattr(intern!(py, "code"))?.extract()?,
+            detail: d.getattr(intern!(py, "detail"))?.extract()?,
+            audience: d.getattr(intern!(py, "audience"))?.extract()?,
+            decided_at_ms: d.getattr(intern!(py, "decided_at_ms"))?.extract()?,
+            client_id: d.getattr(intern!(py, "client_id"))?.extract()?,
+            subject: d.getattr(intern!(py, "subject"))?.extract()?,
+            key_id: d.getattr(intern!(py, "key_id"))?.extract()?,
+            enrollment_id: d.getattr(intern!(py, "enrollment_id"))?.extract()?,
+            nonce: d.getattr(intern!(py, "nonce"))?.extract()?,
+            timestamp_ms: d.getattr(intern!(py, "timestamp_ms"))?.extract()?,
+            context_digest: digest.as_deref().map(encode_base64url),
+            receipt_id: d.getattr(intern!(py, "receipt_id"))?.extract()?,
+        })
+    }
+}
+
+/// Decision-log lines (no trailing newline) for relay `Decision`s: the bytes
 /// `relay.events.DecisionEvents` writes for each (without a context).
 #[pyfunction]
 pub fn decision_lines<'py>(
     py: Python<'py>,
-    rows: Vec<EventRow>,
+    decisions: Vec<Bound<'py, PyAny>>,
     request_id: Option<&str>,
     remote_addr: Option<&str>,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    let mut out = Vec::with_capacity(rows.len());
+    let mut out = Vec::with_capacity(decisions.len());
     let mut buf = Vec::with_capacity(512);
-    for (
-        decided_at,
-        valid,
-        code,
-        client,
-        subject,
-        key_id,
-        enrollment_id,
-        audience,
-        nonce,
-        timestamp,
-        digest,
-        receipt_id,
-    ) in &rows
-    {
-        let ts = rfc3339_ms(*decided_at)?;
-        let digest = digest.as_deref().map(encode_base64url);
+    for decision in &decisions {
+        let d = DecisionFields::read(decision)?;
+        let ts = rfc3339_ms(d.decided_at_ms)?;
         buf.clear();
         write_object(
             &[
                 ("ts", Field::Str(&ts)),
                 ("event", Field::Str("proof_messenger.decision")),
-                ("outcome", Field::Str(if *valid { "success" } else { "failure" })),
-                ("valid", Field::Bool(*valid)),
-                ("code", code.as_deref().into()),
-                ("client", client.as_deref().into()),
-                ("subject", subject.as_deref().into()),
-                ("keyId", key_id.as_deref().into()),
-                ("enrollmentId", enrollment_id.as_deref().into()),
-                ("audience", audience.as_deref().into()),
-                ("nonce", nonce.as_deref().into()),
-                ("proofTimestamp", timestamp.map_or(Field::Null, Field::Int)),
-                ("contextDigest", digest.as_deref().into()),
-                ("receiptId", receipt_id.as_deref().into()),
+                ("outcome", Field::Str(if d.valid { "success" } else { "failure" })),
+                ("valid", Field::Bool(d.valid)),
+                ("code", d.code.as_deref().into()),
+                ("client", d.client_id.as_deref().into()),
+                ("subject", d.subject.as_deref().into()),
+                ("keyId", d.key_id.as_deref().into()),
+                ("enrollmentId", d.enrollment_id.as_deref().into()),
+                ("audience", d.audience.as_deref().into()),
+                ("nonce", d.nonce.as_deref().into()),
+                ("proofTimestamp", d.timestamp_ms.map_or(Field::Null, Field::Int)),
+                ("contextDigest", d.context_digest.as_deref().into()),
+                ("receiptId", d.receipt_id.as_deref().into()),
                 ("requestId", request_id.into()),
                 ("remoteAddr", remote_addr.into()),
             ],
@@ -222,83 +234,81 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// A compact receipt: receipt id, log origin, index, leaf hash.
-type ReceiptRow = (String, String, i64, Vec<u8>);
-
-/// A verdict's leading members: valid, code, detail, subject, key id, enrollment
-/// id, audience, nonce, proof timestamp.
-type VerdictHead = (
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
-
-/// One decision as the HTTP verdict gives it: the leading members, the context
-/// (its canonical JSON), the context digest (raw: printed base64url), the receipt
-/// id and the compact receipt.
-type VerdictRow<'py> = (VerdictHead, Option<Bound<'py, PyBytes>>, Option<Vec<u8>>, Option<String>, Option<ReceiptRow>);
-
-/// Verdict objects (JSON bytes, one per row) as `Decision.verdict(compact_receipt=True)`
-/// encodes them, except that the context is its canonical JSON (the bytes whose
-/// digest the key signed) instead of a re-encoded dict.
+/// Verdict objects (JSON bytes, one per relay `Decision`) as
+/// `Decision.verdict(compact_receipt=True)` encodes them, except that the
+/// context is its canonical JSON (the bytes whose digest the key signed)
+/// instead of a re-encoded dict.
 #[pyfunction]
-pub fn verdicts<'py>(py: Python<'py>, rows: Vec<VerdictRow<'py>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+pub fn verdicts<'py>(py: Python<'py>, decisions: Vec<Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     use base64::Engine as _;
-    let mut out = Vec::with_capacity(rows.len());
+    let mut out = Vec::with_capacity(decisions.len());
     let mut buf = Vec::with_capacity(1024);
-    for (head, context, digest, receipt_id, receipt) in &rows {
-        let (valid, code, detail, subject, key_id, enrollment_id, audience, nonce, timestamp) = head;
+    for decision in &decisions {
+        let d = DecisionFields::read(decision)?;
         buf.clear();
         buf.push(b'{');
         write_members(
             &[
-                ("valid", Field::Bool(*valid)),
-                ("code", code.as_deref().into()),
-                ("detail", detail.as_deref().into()),
-                ("subject", subject.as_deref().into()),
-                ("keyId", key_id.as_deref().into()),
-                ("enrollmentId", enrollment_id.as_deref().into()),
-                ("audience", audience.as_deref().into()),
-                ("nonce", nonce.as_deref().into()),
-                ("timestamp", timestamp.map_or(Field::Null, Field::Int)),
+                ("valid", Field::Bool(d.valid)),
+                ("code", d.code.as_deref().into()),
+                ("detail", d.detail.as_deref().into()),
+                ("subject", d.subject.as_deref().into()),
+                ("keyId", d.key_id.as_deref().into()),
+                ("enrollmentId", d.enrollment_id.as_deref().into()),
+                ("audience", d.audience.as_deref().into()),
+                ("nonce", d.nonce.as_deref().into()),
+                ("timestamp", d.timestamp_ms.map_or(Field::Null, Field::Int)),
             ],
             &mut buf,
         )?;
         buf.extend_from_slice(b",\"context\":");
-        match context {
-            Some(json) => buf.extend_from_slice(json.as_bytes()),
-            None => buf.extend_from_slice(b"null"),
-        }
+        write_context(decision, &mut buf)?;
         buf.push(b',');
-        let digest = digest.as_deref().map(encode_base64url);
         write_members(
-            &[("contextDigest", digest.as_deref().into()), ("receiptId", receipt_id.as_deref().into())],
+            &[("contextDigest", d.context_digest.as_deref().into()), ("receiptId", d.receipt_id.as_deref().into())],
             &mut buf,
         )?;
         buf.extend_from_slice(b",\"receipt\":");
-        match receipt {
-            None => buf.extend_from_slice(b"null"),
-            Some((id, origin, index, leaf_hash)) => {
-                let leaf = base64::engine::general_purpose::STANDARD.encode(leaf_hash);
-                write_object(
-                    &[
-                        ("receiptId", Field::Str(id)),
-                        ("origin", Field::Str(origin)),
-                        ("index", Field::Int(*index)),
-                        ("leafHash", Field::Str(&leaf)),
-                    ],
-                    &mut buf,
-                )?;
-            }
+        let receipt = decision.getattr(intern!(py, "receipt"))?;
+        if receipt.is_none() {
+            buf.extend_from_slice(b"null");
+        } else {
+            let id: String = receipt.getattr(intern!(py, "receipt_id"))?.extract()?;
+            let origin: String = receipt.getattr(intern!(py, "origin"))?.extract()?;
+            let index: i64 = receipt.getattr(intern!(py, "index"))?.extract()?;
+            let leaf_hash: Vec<u8> = receipt.getattr(intern!(py, "leaf_hash"))?.extract()?;
+            let leaf = base64::engine::general_purpose::STANDARD.encode(leaf_hash);
+            write_object(
+                &[
+                    ("receiptId", Field::Str(&id)),
+                    ("origin", Field::Str(&origin)),
+                    ("index", Field::Int(index)),
+                    ("leafHash", Field::Str(&leaf)),
+                ],
+                &mut buf,
+            )?;
         }
         buf.push(b'}');
         out.push(PyBytes::new(py, &buf));
     }
     Ok(out)
+}
+
+/// The verified context's canonical JSON: read from the core's result when the
+/// decision carries one, else `Decision.context_json()` (a context given as a dict).
+fn write_context(decision: &Bound<'_, PyAny>, buf: &mut Vec<u8>) -> PyResult<()> {
+    let py = decision.py();
+    let result = decision.getattr(intern!(py, "result"))?;
+    if let Ok(result) = result.cast::<VerificationResult>() {
+        if let Some(json) = result.get().canonical_context_bytes() {
+            buf.extend_from_slice(json);
+            return Ok(());
+        }
+    }
+    let json = decision.call_method0(intern!(py, "context_json"))?;
+    match json.cast::<PyBytes>() {
+        Ok(bytes) => buf.extend_from_slice(bytes.as_bytes()),
+        Err(_) => buf.extend_from_slice(b"null"),
+    }
+    Ok(())
 }

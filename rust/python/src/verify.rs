@@ -64,10 +64,7 @@ impl VerificationResult {
     /// of), only when valid.
     #[getter]
     fn canonical_context<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        match (&self.error, &self.proof) {
-            (None, Some(proof)) => Some(PyBytes::new(py, proof.envelope().canonical_context())),
-            _ => None,
-        }
+        self.canonical_context_bytes().map(|json| PyBytes::new(py, json))
     }
     /// `context["subject"]` of a parsed proof.
     #[getter]
@@ -157,6 +154,16 @@ impl VerificationResult {
         match &self.error {
             None => format!("VerificationResult(valid=True, key_id={:?})", self.key_id().unwrap_or_default()),
             Some(e) => format!("VerificationResult(valid=False, code={:?})", e.code().as_str()),
+        }
+    }
+}
+
+impl VerificationResult {
+    /// The verified context's canonical JSON, only when valid.
+    pub(crate) fn canonical_context_bytes(&self) -> Option<&[u8]> {
+        match (&self.error, &self.proof) {
+            (None, Some(proof)) => Some(proof.envelope().canonical_context()),
+            _ => None,
         }
     }
 }
