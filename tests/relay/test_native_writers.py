@@ -11,12 +11,11 @@ import proof_messenger as pm
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from proof_messenger._core import decision_lines
+from proof_messenger._core import decision_lines, verdicts
 from proof_messenger.auditlog import Receipt
 from proof_messenger.relay import jsonout
 from proof_messenger.relay.decision import Decision
 from proof_messenger.relay.events import DecisionEvents, _rfc3339
-from proof_messenger.relay.hotpath import render_verdicts
 
 TEXT = st.one_of(
     st.none(),
@@ -132,7 +131,7 @@ def test_native_verdicts_equal_the_dict_verdict(
     if receipt is not None:
         origin, index, leaf = receipt
         d.receipt = Receipt(d.receipt_id or "rcpt_x_0", origin, index, leaf, b"{}")
-    (native,) = render_verdicts([d])
+    (native,) = verdicts([d])
     assert json.loads(native) == json.loads(jsonout.dumps(d.verdict(compact_receipt=True)))
 
 
@@ -142,7 +141,7 @@ def test_native_verdicts_carry_the_signed_canonical_context() -> None:
     proof = pm.sign(context, key, audience="bank")
     res = pm.verify(proof, trusted_keys=key.verifying_key, audience="bank")
     d = Decision(True, None, None, "bank", 0, "cli_1", subject="alice", result=res)
-    (native,) = render_verdicts([d])
+    (native,) = verdicts([d])
     verdict = json.loads(native)
     assert verdict["context"] == context and d.context_value() == context
     assert pm.canonicalize(verdict["context"]) == res.canonical_context == pm.canonicalize(context)

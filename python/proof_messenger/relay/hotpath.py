@@ -33,7 +33,6 @@ from proof_messenger._core import verdicts
 from . import errors, jsonout, schemas
 from .bodies import read_asgi_body
 from .clients import ApiClient
-from .decision import Decision
 from .errors import RelayError
 from .pipeline import Job, Pipeline
 
@@ -327,7 +326,7 @@ class VerifyEndpoints:
         n_valid = sum(1 for d in job.decisions if d.valid)
         if cfg.audit_receipt == "compact":
             try:
-                parts = render_verdicts(job.decisions)
+                parts = verdicts(job.decisions)  # compact receipts; the context as canonical JSON
             except (ValueError, TypeError, OverflowError):
                 pass  # a value the native writer refuses: the dict encoder below
             else:
@@ -356,12 +355,6 @@ class VerifyEndpoints:
             return client
 
         return authenticate
-
-
-def render_verdicts(decisions: list[Decision]) -> list[bytes]:
-    """Each decision's verdict with a compact receipt, encoded in one native call: the
-    members of :meth:`Decision.verdict`, the context as its canonical JSON."""
-    return verdicts(decisions)
 
 
 def openapi_paths(max_batch_count: int) -> dict[str, Any]:

@@ -153,12 +153,6 @@ class Pipeline:
         self._keys = _KeyCache()
         self.webauthn: WebAuthnHook | None = None  # set by routes_webauthn.mount_webauthn
 
-    def parse(self, data: bytes) -> pm.Proof:
-        """Structure, field formats and the algorithm allowlist: the core parser."""
-        return pm.Proof.from_json(
-            data, max_bytes=self.policy.max_proof_bytes, max_depth=self.policy.max_depth
-        )
-
     def run(
         self,
         bodies: Sequence[bytes],

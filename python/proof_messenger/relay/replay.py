@@ -125,7 +125,7 @@ CREATE TABLE IF NOT EXISTS pm_challenges (
 CREATE INDEX IF NOT EXISTS pm_challenges_expiry ON pm_challenges (expires_at_ms);
 """
 
-_CHUNK = 300  # values per IN (...) list (far below every engine's limit)
+_CHUNK = 300  # values per IN (...) list, rows per INSERT (far below every engine's limit)
 _LOAD_ROWS = 50_000  # rows per read when the index catches up with the table
 
 
@@ -216,8 +216,7 @@ class SqlReplayStore:
                     # Multi-row statements, not executemany: sqlite3 releases and retakes the
                     # GIL around every step, and under load each retake can wait a whole
                     # switch interval (5 ms) behind the relay's other threads.
-                    for k in range(0, len(new), _CHUNK):
-                        part = new[k : k + _CHUNK]
+                    for part in _chunks(new):
                         tx.execute(
                             "INSERT INTO pm_nonce_log (claim, expires_at_ms) VALUES "  # noqa: S608
                             + ", ".join(["(?, ?)"] * len(part)),
