@@ -141,7 +141,7 @@ fn run(
 
 /// About two chunks per thread, within [`CHUNK_RANGE`]: enough to even out a thread that
 /// starts late, and large chunks are cheaper per signature (measured, 1,000 proofs on
-/// 2 threads: 21.5 ms of CPU in chunks of 250, 25.9 ms in chunks of 125).
+/// 2 threads, two runs each: 21.4–21.9 ms of CPU in chunks of 250, 25.1–26.6 ms in chunks of 125).
 fn chunk_size(candidates: usize) -> usize {
     let per_thread = candidates.div_ceil(2 * threads());
     per_thread.clamp(CHUNK_RANGE.0, CHUNK_RANGE.1)
