@@ -9,6 +9,8 @@ _Binary = bytes | bytearray | memoryview | str
 
 __all__ = [
     "ERROR_CODES",
+    "Claim",
+    "Decision",
     "NonceIndex",
     "Proof",
     "Registration",
@@ -22,12 +24,14 @@ __all__ = [
     "canonicalize",
     "canonicalize_json",
     "context_digest",
+    "decision_entries",
     "decision_lines",
     "fingerprint",
     "merkle_extend",
     "parse_proofs",
     "sign",
     "verdicts",
+    "verdicts_body",
     "verify",
     "verify_batch",
     "verify_registration",
@@ -105,6 +109,93 @@ class Proof:
     def signing_payload(self) -> bytes: ...
     @property
     def signed_digest(self) -> bytes: ...
+
+@final
+class Claim:
+    """One proof's claim on a nonce (``proof_messenger.relay.replay``)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def nonce(self) -> str: ...
+    @property
+    def expires_at_ms(self) -> int: ...
+    def __new__(cls, subject: str, audience: str, nonce: str, expires_at_ms: int) -> Claim: ...
+    @staticmethod
+    def from_results(
+        results: list[VerificationResult],
+        owners: list[Any],
+        accepted: list[int],
+        *,
+        now_ms: int,
+        skew_ms: int,
+    ) -> list[Claim]: ...
+    @staticmethod
+    def keys(claims: list[Claim]) -> bytes: ...
+
+@final
+class Decision:
+    """The relay's verdict on one proof (``proof_messenger.relay.decision``)."""
+
+    valid: bool
+    code: str | None
+    detail: str | None
+    audience: str
+    decided_at_ms: int
+    client_id: str | None
+    subject: str | None
+    key_id: str | None
+    enrollment_id: str | None
+    nonce: str | None
+    timestamp_ms: int | None
+    context: dict[str, Any] | None
+    context_digest: bytes | None
+    signed_digest: bytes | None
+    receipt_id: str | None
+    receipt: Any
+    algorithm: str | None
+    result: VerificationResult | None
+    def __new__(
+        cls,
+        valid: bool,
+        code: str | None,
+        detail: str | None,
+        audience: str,
+        decided_at_ms: int,
+        client_id: str | None,
+        subject: str | None = None,
+        key_id: str | None = None,
+        enrollment_id: str | None = None,
+        nonce: str | None = None,
+        timestamp_ms: int | None = None,
+        context: dict[str, Any] | None = None,
+        context_digest: bytes | None = None,
+        signed_digest: bytes | None = None,
+        receipt_id: str | None = None,
+        receipt: Any = None,
+        algorithm: str | None = None,
+        result: VerificationResult | None = None,
+    ) -> Decision: ...
+    @staticmethod
+    def from_results(
+        results: list[VerificationResult],
+        owners: list[Any],
+        *,
+        now_ms: int,
+        refused: dict[int, str],
+        details: dict[str, str],
+        enrolled: dict[str, Any],
+    ) -> list[Decision]: ...
+    @staticmethod
+    def attach_receipts(decisions: list[Decision], receipts: list[Any]) -> None: ...
+    @property
+    def context_digest_b64(self) -> str | None: ...
+    def context_value(self) -> dict[str, Any] | None: ...
+    def context_json(self) -> bytes | None: ...
+    def verdict(self, *, compact_receipt: bool = False) -> dict[str, Any]: ...
+    def record(self) -> dict[str, Any]: ...
 
 @final
 class VerificationResult:
@@ -240,12 +331,20 @@ def audit_entries(records: list[Any], first_index: int, log_id: str) -> list[byt
     """The relay's audit entries (``AuditRecord`` tuples, no context) as ``make_leaf`` writes them."""
     ...
 
-def decision_lines(decisions: list[Any], request_id: str | None, remote_addr: str | None) -> list[bytes]:
+def decision_entries(decisions: list[Decision], first_index: int, log_id: str) -> list[bytes]:
+    """Audit entries for relay decisions: ``make_leaf(relay.audit.to_record(d))`` (no context)."""
+    ...
+
+def decision_lines(decisions: list[Decision], request_id: str | None, remote_addr: str | None) -> list[bytes]:
     """The relay's decision-log lines (no newline) for ``Decision`` objects, as ``relay.events`` writes."""
     ...
 
-def verdicts(decisions: list[Any]) -> list[bytes]:
+def verdicts(decisions: list[Decision]) -> list[bytes]:
     """The relay's verdicts for ``Decision`` objects (compact receipts; the context as canonical JSON)."""
+    ...
+
+def verdicts_body(decisions: list[Decision]) -> bytes:
+    """``{"results":[...],"valid":n,"invalid":m}`` with each verdict as :func:`verdicts` writes it."""
     ...
 
 def merkle_extend(

@@ -24,6 +24,7 @@ from proof_messenger.auditlog import (
     verify_receipt,
 )
 from proof_messenger.auditlog.auditor import read_checkpoint_files
+from proof_messenger.auditlog.entry import make_leaf
 from proof_messenger.auditlog.note import Checkpoint, Signer, Verifier, open_checkpoint, open_note, sign_note
 from proof_messenger.auditlog.store import CHECKPOINTS, ENTRIES, INDEX, TREE
 
@@ -40,6 +41,23 @@ def test_receipts_verify_offline(tmp_path: Path) -> None:
         check = verify_receipt(r.to_dict(), trusted=[vkey])
         assert check.ok, check.message
         assert check.entry is not None and check.entry["signedDigest"] == f"{i:064x}"
+
+
+def test_entries_written_by_the_caller_land_like_records(tmp_path: Path) -> None:
+    """append_entries (the relay's native writer) gives the receipts append_many gives;
+    a writer that raises appends nothing."""
+    with AuditLog.open(tmp_path / "a", origin="example.com/log", background=False) as a:
+        expected = a.append_many([record(i) for i in range(4)])
+    with AuditLog.open(tmp_path / "b", origin="example.com/log", background=False) as b:
+        with pytest.raises(ValueError):
+            b.append_entries(lambda first, log_id: (_ for _ in ()).throw(ValueError("refused")))
+        assert b.size == 0
+        got = b.append_entries(
+            lambda first, log_id: [make_leaf(record(i), index=first + i, log_id=log_id) for i in range(4)]
+        )
+        b.commit()
+        assert b.append_entries(lambda first, log_id: []) == []
+    assert got == expected
 
 
 def test_proofs_from_the_store_match_an_independent_tree(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import proof_messenger as pm
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from proof_messenger._core import decision_lines, verdicts
+from proof_messenger._core import decision_lines, verdicts, verdicts_body
 from proof_messenger.auditlog import Receipt
 from proof_messenger.relay import jsonout
 from proof_messenger.relay.decision import Decision
@@ -146,3 +146,18 @@ def test_native_verdicts_carry_the_signed_canonical_context() -> None:
     assert verdict["context"] == context and d.context_value() == context
     assert pm.canonicalize(verdict["context"]) == res.canonical_context == pm.canonicalize(context)
     assert b'"context":' + res.canonical_context + b"," in native
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), MS, st.tuples(*[TEXT] * 7)), max_size=5))
+def test_native_batch_body_joins_the_verdicts(rows: list[tuple[bool, int, tuple[str | None, ...]]]) -> None:
+    decisions = [_decision(valid, decided, texts, None, None) for valid, decided, texts in rows]
+    body = verdicts_body(decisions)
+    n_valid = sum(d.valid for d in decisions)
+    assert body == b'{"results":[' + b",".join(verdicts(decisions)) + b'],"valid":%d,"invalid":%d}' % (
+        n_valid,
+        len(decisions) - n_valid,
+    )
+    assert json.loads(body)["results"] == [
+        json.loads(jsonout.dumps(d.verdict(compact_receipt=True))) for d in decisions
+    ]

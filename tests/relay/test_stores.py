@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 import tempfile
 import threading
+import types
 from pathlib import Path
 
 import proof_messenger as pm
@@ -18,7 +19,7 @@ from proof_messenger.relay.clients import SqlClientStore
 from proof_messenger.relay.db import SqliteDatabase
 from proof_messenger.relay.keys import AlreadyEnrolled, SqlKeyRegistry
 from proof_messenger.relay.limits import RateLimiter
-from proof_messenger.relay.replay import Claim, SqlReplayStore
+from proof_messenger.relay.replay import Claim, SqlReplayStore, claim_key
 
 
 @pytest.fixture
@@ -349,3 +350,37 @@ def test_registry_cache_sees_writes_from_other_connections(tmp_path: Path) -> No
     assert "carol" in relay.active_keys(["carol"], now_ms=4500) and relay._cache_version == version
     relay_db.close()
     admin_db.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(st.characters(exclude_categories=("Cs",)), max_size=20), st.text(max_size=44)),
+        max_size=6,
+    )
+)
+def test_native_claim_keys_equal_claim_key(pairs: list[tuple[str, str]]) -> None:
+    """Claim.keys (the hot path) computes the keys the table already holds (claim_key)."""
+    claims = [Claim(subject, "api", nonce, 1) for subject, nonce in pairs]
+    expected = b"".join(claim_key(hashlib.sha256(s.encode("utf-8")).digest(), n) for s, n in pairs)
+    assert Claim.keys(claims) == expected
+
+
+def test_claims_from_results_take_accepted_proofs_only() -> None:
+    key = pm.SigningKey.generate()
+    now = pm.now_ms()
+    proofs = [pm.sign({"subject": "alice", "n": i}, key, audience="bank", timestamp_ms=now) for i in range(2)]
+    results = pm.verify_batch(
+        [*proofs, b"{}"], audience="bank", trusted_keys=[key.verifying_key], now_ms=now, max_age_ms=60_000
+    )
+    owner = types.SimpleNamespace(audience="bank")
+    claims = Claim.from_results(results, [owner] * 3, [1, 0], now_ms=now, skew_ms=30_000)
+    assert claims == [
+        Claim("alice", "bank", proofs[1].nonce, now + 60_000 + 30_000),
+        Claim("alice", "bank", proofs[0].nonce, now + 60_000 + 30_000),
+    ]
+    assert results[0].expires_at_ms == now + 60_000
+    for bad in ([2], [3]):  # not accepted; out of range
+        with pytest.raises(ValueError):
+            Claim.from_results(results, [owner] * 3, bad, now_ms=now, skew_ms=0)
+    assert repr(claims[0]).startswith("Claim(subject='alice'") and len({claims[0], claims[0]}) == 1

@@ -46,7 +46,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -322,10 +322,22 @@ class AuditLog:
         """Writes the records in order; they are durable only after :meth:`commit`."""
         if not records:
             return []
+        return self._append(lambda first: self._leaves(records, first))
+
+    def append_entries(self, write: Callable[[int, str], list[bytes]]) -> list[Receipt]:
+        """Appends entries whose bytes the caller writes: ``write(first_index, log_id)``
+        returns consecutive entries from ``first_index`` on, each exactly as
+        :func:`make_leaf` writes its record (the relay's native writer, tested so).
+        Called under the log's lock; if it raises, nothing is appended."""
+        return self._append(lambda first: write(first, self.log_id))
+
+    def _append(self, leaves_at: Callable[[int], list[bytes]]) -> list[Receipt]:
         with self._lock:
             self._check_usable()
             first = self._store.size
-            leaves = self._leaves(records, first)
+            leaves = leaves_at(first)
+            if not leaves:
+                return []
             try:
                 hashes = self._store.append(leaves)
             except BaseException as exc:

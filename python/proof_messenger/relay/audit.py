@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from proof_messenger._core import decision_entries
 from proof_messenger.auditlog import (
     AuditLog,
     AuditRecord,
@@ -90,6 +91,14 @@ class MerkleAuditSink:
         return self.append_many([decision])[0]
 
     def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]:
+        if not self._seal:
+            # The group's entries in one native call (the bytes make_leaf writes for
+            # to_record(d), tested so); a value it refuses: the Python writer names it.
+            group = list(decisions)
+            try:
+                return self.log.append_entries(lambda first, log_id: decision_entries(group, first, log_id))
+            except (ValueError, TypeError, OverflowError):
+                pass
         return self.log.append_many([to_record(d, with_context=self._seal) for d in decisions])
 
     def sync(self) -> None:

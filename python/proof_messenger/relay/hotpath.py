@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
 
-from proof_messenger._core import verdicts
+from proof_messenger._core import verdicts, verdicts_body
 
 from . import errors, jsonout, schemas
 from .bodies import read_asgi_body
@@ -323,17 +323,14 @@ class VerifyEndpoints:
             metrics.batch_size.observe(len(bodies))
         if job.error is not None:
             raise job.error
-        n_valid = sum(1 for d in job.decisions if d.valid)
         if cfg.audit_receipt == "compact":
+            # compact receipts, the context as canonical JSON: written natively, a batch's
+            # whole body in one buffer
             try:
-                parts = verdicts(job.decisions)  # compact receipts; the context as canonical JSON
+                return 200, verdicts(job.decisions)[0] if path == VERIFY else verdicts_body(job.decisions)
             except (ValueError, TypeError, OverflowError):
                 pass  # a value the native writer refuses: the dict encoder below
-            else:
-                if path == VERIFY:
-                    return 200, parts[0]
-                head = b'{"results":[' + b",".join(parts)
-                return 200, head + b'],"valid":%d,"invalid":%d}' % (n_valid, len(parts) - n_valid)
+        n_valid = sum(1 for d in job.decisions if d.valid)
         compact = cfg.audit_receipt == "compact"
         if path == VERIFY:
             return 200, job.decisions[0].verdict(compact_receipt=compact)

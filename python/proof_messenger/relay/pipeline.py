@@ -311,44 +311,16 @@ class Pipeline:
             # -- 7. replay: only proofs the core accepted may consume a nonce -----------
             overrides = wa.commit(results) if wa is not None else {}  # WebAuthn counters (atomic)
             valid = [k for k, r in enumerate(results) if r.valid and k not in overrides]
-            claims = [
-                Claim(
-                    str(results[k].subject),
-                    owners[k].audience,
-                    str(results[k].nonce),
-                    int(results[k].expires_at_ms or now) + policy.max_skew_ms,
-                )
-                for k in valid
-            ]
+            claims = Claim.from_results(results, owners, valid, now_ms=now, skew_ms=policy.max_skew_ms)
             consumed = self.replay.consume(claims, now_ms=now, require_challenge=policy.require_challenge)
-            replay = dict(zip(valid, consumed, strict=True))
-            for k, (j, i, proof) in enumerate(pending):
-                res, owner = results[k], owners[k]
-                subject, key_id = res.subject, res.key_id  # (getters build new strings: read once)
-                if res.valid:
-                    code = overrides[k] if k in overrides else replay[k]
-                    detail = None if code is None else _REPLAY_DETAIL.get(code)
-                    enrollment = _enrollment(enrolled.get(subject or ""), key_id)
-                else:
-                    code, detail, enrollment = res.code, res.detail, None
-                ok = code is None
-                decisions[j][i] = Decision(
-                    valid=ok,
-                    code=code,
-                    detail=detail,
-                    audience=owner.audience,
-                    decided_at_ms=now,
-                    client_id=owner.id,
-                    subject=subject,
-                    key_id=key_id,
-                    enrollment_id=enrollment,
-                    nonce=res.nonce,
-                    timestamp_ms=res.timestamp_ms,
-                    result=res if ok else None,
-                    context_digest=res.context_digest,
-                    signed_digest=res.signed_digest,
-                    algorithm=proof.algorithm,
-                )
+            refused = overrides | {
+                k: code for k, code in zip(valid, consumed, strict=True) if code is not None
+            }
+            made = Decision.from_results(
+                results, owners, now_ms=now, refused=refused, details=_REPLAY_DETAIL, enrolled=enrolled
+            )
+            for (j, i, _), decision in zip(pending, made, strict=True):
+                decisions[j][i] = decision
 
         # -- 8. receipts (one audit write for the group) ---------------------------------
         done: list[Decision] = []
@@ -356,8 +328,7 @@ class Pipeline:
             if job.error is None:
                 job.decisions = decisions[j]  # type: ignore[assignment]
                 done.extend(job.decisions)
-        for decision, receipt in zip(done, self.audit.append_many(done), strict=True):
-            decision.receipt, decision.receipt_id = receipt, receipt.receipt_id
+        Decision.attach_receipts(done, self.audit.append_many(done))
 
     def publish(self, jobs: Sequence[Job]) -> None:
         """Step 9: the decision events and metrics of a finished group. The relay calls
@@ -459,10 +430,3 @@ def _from_proof(p: pm.Proof, code: str, detail: str, client: ApiClient, now: int
         context_digest=p.context_digest,
         signed_digest=p.signed_digest,
     )
-
-
-def _enrollment(records: list[KeyRecord] | None, key_id: str | None) -> str | None:
-    for rec in records or ():
-        if rec.key_id == key_id:
-            return rec.id
-    return None

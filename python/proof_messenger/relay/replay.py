@@ -31,9 +31,12 @@ import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from proof_messenger._core import NonceIndex
+# Claim: one proof's claim on a nonce, kept until ``expires_at_ms`` (subject, audience,
+# nonce, expires_at_ms). Native: the relay builds a group's claims in one call
+# (``Claim.from_results``), and ``Claim.keys`` computes their claim keys.
+from proof_messenger._core import Claim, NonceIndex
 
 from . import errors
 from .db import Database
@@ -46,14 +49,15 @@ from .db import Database
 CHALLENGE_GRACE_MS = 600_000
 
 
-class Claim(NamedTuple):
-    """One proof's claim on a nonce: keep it until ``expires_at_ms``. (A named tuple:
-    the relay makes one per accepted proof.)"""
-
-    subject: str
-    audience: str
-    nonce: str
-    expires_at_ms: int
+__all__ = [
+    "Challenge",
+    "Claim",
+    "RedisReplayStore",
+    "ReplayStore",
+    "SqlReplayStore",
+    "claim_key",
+    "new_nonce",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +167,6 @@ class SqlReplayStore:
         self._index = NonceIndex()
         self._seq = 0  # the highest pm_nonce_log row the index has seen
         self._lock = threading.Lock()  # one decision at a time per process, index updates included
-        self._scopes: dict[str, bytes] = {}
         db.executescript(_SCHEMA)
         self._migrate()
         # Load the table now, outside any write lock: writers commit one at a time and
@@ -186,14 +189,6 @@ class SqlReplayStore:
             )
             tx.execute("DROP TABLE pm_nonces")
 
-    def _scope_digest(self, subject: str) -> bytes:
-        scope = self._scopes.get(subject)
-        if scope is None:
-            if len(self._scopes) >= 100_000:
-                self._scopes.clear()
-            scope = self._scopes[subject] = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).digest()
-        return scope
-
     def issue_challenge(self, subject: str, audience: str, *, ttl_ms: int, now_ms: int) -> Challenge:
         ch = Challenge(new_nonce(), subject, audience, now_ms + ttl_ms)
         self.db.execute(
@@ -207,7 +202,8 @@ class SqlReplayStore:
     ) -> list[str | None]:
         if not claims:
             return []
-        keys = [claim_key(self._scope_digest(c.subject), c.nonce) for c in claims]
+        blob = Claim.keys(list(claims))  # claim_key of each, natively
+        keys = [blob[k : k + 16] for k in range(0, len(blob), 16)]
         with self._lock:
             with self.db.transaction() as tx:
                 self._catch_up(tx, now_ms)
@@ -252,7 +248,9 @@ class SqlReplayStore:
         deleted only by a claim that matches it."""
         out: list[str | None] = [None] * len(claims)
         challenges: dict[str, tuple[str, int]] = {}
-        for chunk in _chunks([c.nonce for c in claims]):
+        # (inside the write transaction: no challenge can appear before the commit)
+        outstanding = tx.execute("SELECT 1 FROM pm_challenges LIMIT 1").fetchone() is not None
+        for chunk in _chunks([c.nonce for c in claims] if outstanding else []):
             rows = tx.execute(
                 "SELECT nonce, binding, expires_at_ms FROM pm_challenges"  # noqa: S608
                 f" WHERE nonce IN ({_marks(len(chunk))})",
@@ -265,7 +263,7 @@ class SqlReplayStore:
         new: list[tuple[bytes, int]] = []
         for i, c in enumerate(claims):
             key = keys[i]
-            ch = challenges.get(c.nonce)
+            ch = challenges.get(c.nonce) if challenges else None
             if ch is not None:
                 if ch[0] != _binding(c.subject, c.audience):
                     out[i] = errors.CHALLENGE_BINDING_MISMATCH

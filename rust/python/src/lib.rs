@@ -11,6 +11,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod convert;
+mod decision;
 mod error;
 mod keys;
 mod merkle;
@@ -29,7 +30,10 @@ use pyo3::types::PyBytes;
 use crate::convert::to_value;
 use crate::error::to_py_err;
 
-fn canonical_bytes(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<Vec<u8>> {
+/// The default nesting limit of contexts (the `max_depth` arguments' default).
+pub(crate) const DEFAULT_MAX_DEPTH: usize = 32;
+
+pub(crate) fn canonical_bytes(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<Vec<u8>> {
     let value: Value = to_value(obj, max_depth).map_err(|e| to_py_err(py, &e))?;
     Ok(canonical::canonicalize(&value))
 }
@@ -86,13 +90,17 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<webauthn::Registration>()?;
     m.add_class::<ratelimit::TokenBuckets>()?;
     m.add_class::<nonces::NonceIndex>()?;
+    m.add_class::<nonces::Claim>()?;
+    m.add_class::<decision::Decision>()?;
     m.add_function(wrap_pyfunction!(webauthn::verify_registration, m)?)?;
     m.add_function(wrap_pyfunction!(proof::sign, m)?)?;
     m.add_function(wrap_pyfunction!(proof::parse_proofs, m)?)?;
     m.add_function(wrap_pyfunction!(merkle::merkle_extend, m)?)?;
     m.add_function(wrap_pyfunction!(render::audit_entries, m)?)?;
+    m.add_function(wrap_pyfunction!(render::decision_entries, m)?)?;
     m.add_function(wrap_pyfunction!(render::decision_lines, m)?)?;
     m.add_function(wrap_pyfunction!(render::verdicts, m)?)?;
+    m.add_function(wrap_pyfunction!(render::verdicts_body, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;

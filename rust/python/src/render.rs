@@ -14,9 +14,11 @@ use proof_messenger_core::encoding::encode_base64url;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 
-use crate::verify::VerificationResult;
+use std::fmt::Write as _;
+
+use crate::decision::Decision;
 
 /// Largest integer JSON carries exactly (2^53 - 1), as in RFC 8785.
 const MAX_SAFE: i64 = (1 << 53) - 1;
@@ -78,6 +80,53 @@ type AuditRow<'py> = (
     Option<Bound<'py, PyAny>>,
 );
 
+/// The members of an audit-log entry besides its position.
+struct Entry<'a> {
+    time_ms: i64,
+    accepted: bool,
+    reason: Option<&'a str>,
+    audience: Option<&'a str>,
+    client: Option<&'a str>,
+    subject: Option<&'a str>,
+    key_id: Option<&'a str>,
+    algorithm: Option<&'a str>,
+    /// Hex.
+    signed_digest: Option<&'a str>,
+}
+
+/// Writes the entry numbered `index` in the log `log_id`: the bytes `make_leaf`
+/// writes for it.
+fn write_entry(e: &Entry<'_>, index: i64, log_id: &str, buf: &mut Vec<u8>) -> PyResult<()> {
+    let receipt_id = format!("rcpt_{log_id}_{index}");
+    buf.clear();
+    // Members in RFC 8785 order (ASCII names: code-point order).
+    write_object(
+        &[
+            ("algorithm", e.algorithm.into()),
+            ("audience", e.audience.into()),
+            ("client", e.client.into()),
+            ("decision", Field::Str(if e.accepted { "accepted" } else { "rejected" })),
+            ("index", Field::Int(index)),
+            ("keyId", e.key_id.into()),
+            ("log", Field::Str(log_id)),
+            ("reason", e.reason.into()),
+            ("receiptId", Field::Str(&receipt_id)),
+            ("signedDigest", e.signed_digest.into()),
+            ("subject", e.subject.into()),
+            ("time", Field::Int(e.time_ms)),
+            ("v", Field::Int(1)),
+        ],
+        buf,
+    )
+}
+
+fn entry_index(first_index: i64, k: usize) -> PyResult<i64> {
+    i64::try_from(k)
+        .ok()
+        .and_then(|k| first_index.checked_add(k))
+        .ok_or_else(|| PyValueError::new_err("too many records"))
+}
+
 /// Audit-log entries for `records` (`AuditRecord` tuples without a context to
 /// seal), numbered from `first_index` in the log `log_id`: the bytes
 /// `make_leaf` writes for each.
@@ -97,75 +146,72 @@ pub fn audit_entries<'py>(
         if context.is_some() {
             return Err(PyValueError::new_err("a context to seal needs the Python writer"));
         }
-        if decision != "accepted" && decision != "rejected" {
-            return Err(PyValueError::new_err(format!("decision must be 'accepted' or 'rejected', not {decision:?}")));
-        }
-        let index = first_index + i64::try_from(k).map_err(|_| PyValueError::new_err("too many records"))?;
-        let receipt_id = format!("rcpt_{log_id}_{index}");
-        buf.clear();
-        // Members in RFC 8785 order (ASCII names: code-point order).
-        write_object(
-            &[
-                ("algorithm", algorithm.as_deref().into()),
-                ("audience", audience.as_deref().into()),
-                ("client", client.as_deref().into()),
-                ("decision", Field::Str(&decision)),
-                ("index", Field::Int(index)),
-                ("keyId", key_id.as_deref().into()),
-                ("log", Field::Str(log_id)),
-                ("reason", reason.as_deref().into()),
-                ("receiptId", Field::Str(&receipt_id)),
-                ("signedDigest", signed_digest.as_deref().into()),
-                ("subject", subject.as_deref().into()),
-                ("time", Field::Int(time)),
-                ("v", Field::Int(1)),
-            ],
-            &mut buf,
-        )?;
+        let accepted = match decision.as_str() {
+            "accepted" => true,
+            "rejected" => false,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "decision must be 'accepted' or 'rejected', not {decision:?}"
+                )))
+            }
+        };
+        let entry = Entry {
+            time_ms: time,
+            accepted,
+            reason: reason.as_deref(),
+            audience: audience.as_deref(),
+            client: client.as_deref(),
+            subject: subject.as_deref(),
+            key_id: key_id.as_deref(),
+            algorithm: algorithm.as_deref(),
+            signed_digest: signed_digest.as_deref(),
+        };
+        write_entry(&entry, entry_index(first_index, k)?, log_id, &mut buf)?;
         out.push(PyBytes::new(py, &buf));
     }
     Ok(out)
 }
 
-/// The members of a relay `Decision` (`proof_messenger.relay.decision`) that the
-/// decision log and the verdict print, read by attribute name.
-struct DecisionFields {
-    valid: bool,
-    code: Option<String>,
-    detail: Option<String>,
-    audience: Option<String>,
-    decided_at_ms: i64,
-    client_id: Option<String>,
-    subject: Option<String>,
-    key_id: Option<String>,
-    enrollment_id: Option<String>,
-    nonce: Option<String>,
-    timestamp_ms: Option<i64>,
-    /// Printed base64url.
-    context_digest: Option<String>,
-    receipt_id: Option<String>,
-}
-
-impl DecisionFields {
-    fn read(d: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let py = d.py();
-        let digest: Option<Vec<u8>> = d.getattr(intern!(py, "context_digest"))?.extract()?;
-        Ok(Self {
-            valid: d.getattr(intern!(py, "valid"))?.extract()?,
-            code: d.getattr(intern!(py, "code"))?.extract()?,
-            detail: d.getattr(intern!(py, "detail"))?.extract()?,
-            audience: d.getattr(intern!(py, "audience"))?.extract()?,
-            decided_at_ms: d.getattr(intern!(py, "decided_at_ms"))?.extract()?,
-            client_id: d.getattr(intern!(py, "client_id"))?.extract()?,
-            subject: d.getattr(intern!(py, "subject"))?.extract()?,
-            key_id: d.getattr(intern!(py, "key_id"))?.extract()?,
-            enrollment_id: d.getattr(intern!(py, "enrollment_id"))?.extract()?,
-            nonce: d.getattr(intern!(py, "nonce"))?.extract()?,
-            timestamp_ms: d.getattr(intern!(py, "timestamp_ms"))?.extract()?,
-            context_digest: digest.as_deref().map(encode_base64url),
-            receipt_id: d.getattr(intern!(py, "receipt_id"))?.extract()?,
-        })
+/// Audit-log entries for relay `Decision`s, numbered from `first_index` in the
+/// log `log_id`: the bytes `make_leaf(relay.audit.to_record(d))` writes (no
+/// context: a sealed context needs the Python writer).
+#[pyfunction]
+pub fn decision_entries<'py>(
+    py: Python<'py>,
+    decisions: Vec<Bound<'py, Decision>>,
+    first_index: i64,
+    log_id: &str,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let mut out = Vec::with_capacity(decisions.len());
+    let mut buf = Vec::with_capacity(512);
+    let mut hex = String::with_capacity(64);
+    for (k, decision) in decisions.iter().enumerate() {
+        let d = decision.borrow();
+        hex.clear();
+        if let Some(digest) = &d.signed_digest {
+            for &b in digest {
+                for nibble in [b >> 4, b & 15] {
+                    hex.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                    // (always a digit)
+                }
+            }
+        }
+        let entry = Entry {
+            time_ms: d.decided_at_ms,
+            accepted: d.valid,
+            reason: if d.valid { None } else { d.code.as_deref() },
+            audience: Some(&d.audience),
+            client: d.client_id.as_deref(),
+            subject: d.subject.as_deref(),
+            key_id: d.key_id.as_deref(),
+            // the core's allowlist: every proof that got as far as a key id is Ed25519
+            algorithm: d.algorithm.as_deref().or(d.key_id.as_ref().map(|_| "Ed25519")),
+            signed_digest: d.signed_digest.as_ref().map(|_| hex.as_str()),
+        };
+        write_entry(&entry, entry_index(first_index, k)?, log_id, &mut buf)?;
+        out.push(PyBytes::new(py, &buf));
     }
+    Ok(out)
 }
 
 /// Decision-log lines (no trailing newline) for relay `Decision`s: the bytes
@@ -173,14 +219,15 @@ impl DecisionFields {
 #[pyfunction]
 pub fn decision_lines<'py>(
     py: Python<'py>,
-    decisions: Vec<Bound<'py, PyAny>>,
+    decisions: Vec<Bound<'py, Decision>>,
     request_id: Option<&str>,
     remote_addr: Option<&str>,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let mut out = Vec::with_capacity(decisions.len());
     let mut buf = Vec::with_capacity(512);
     for decision in &decisions {
-        let d = DecisionFields::read(decision)?;
+        let d = decision.borrow();
+        let digest = d.context_digest.as_deref().map(encode_base64url);
         let ts = rfc3339_ms(d.decided_at_ms)?;
         buf.clear();
         write_object(
@@ -194,10 +241,10 @@ pub fn decision_lines<'py>(
                 ("subject", d.subject.as_deref().into()),
                 ("keyId", d.key_id.as_deref().into()),
                 ("enrollmentId", d.enrollment_id.as_deref().into()),
-                ("audience", d.audience.as_deref().into()),
+                ("audience", Field::Str(&d.audience)),
                 ("nonce", d.nonce.as_deref().into()),
                 ("proofTimestamp", d.timestamp_ms.map_or(Field::Null, Field::Int)),
-                ("contextDigest", d.context_digest.as_deref().into()),
+                ("contextDigest", digest.as_deref().into()),
                 ("receiptId", d.receipt_id.as_deref().into()),
                 ("requestId", request_id.into()),
                 ("remoteAddr", remote_addr.into()),
@@ -239,76 +286,91 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// context is its canonical JSON (the bytes whose digest the key signed)
 /// instead of a re-encoded dict.
 #[pyfunction]
-pub fn verdicts<'py>(py: Python<'py>, decisions: Vec<Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    use base64::Engine as _;
+pub fn verdicts<'py>(py: Python<'py>, decisions: Vec<Bound<'py, Decision>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let mut out = Vec::with_capacity(decisions.len());
     let mut buf = Vec::with_capacity(1024);
     for decision in &decisions {
-        let d = DecisionFields::read(decision)?;
         buf.clear();
-        buf.push(b'{');
-        write_members(
-            &[
-                ("valid", Field::Bool(d.valid)),
-                ("code", d.code.as_deref().into()),
-                ("detail", d.detail.as_deref().into()),
-                ("subject", d.subject.as_deref().into()),
-                ("keyId", d.key_id.as_deref().into()),
-                ("enrollmentId", d.enrollment_id.as_deref().into()),
-                ("audience", d.audience.as_deref().into()),
-                ("nonce", d.nonce.as_deref().into()),
-                ("timestamp", d.timestamp_ms.map_or(Field::Null, Field::Int)),
-            ],
-            &mut buf,
-        )?;
-        buf.extend_from_slice(b",\"context\":");
-        write_context(decision, &mut buf)?;
-        buf.push(b',');
-        write_members(
-            &[("contextDigest", d.context_digest.as_deref().into()), ("receiptId", d.receipt_id.as_deref().into())],
-            &mut buf,
-        )?;
-        buf.extend_from_slice(b",\"receipt\":");
-        let receipt = decision.getattr(intern!(py, "receipt"))?;
-        if receipt.is_none() {
-            buf.extend_from_slice(b"null");
-        } else {
-            let id: String = receipt.getattr(intern!(py, "receipt_id"))?.extract()?;
-            let origin: String = receipt.getattr(intern!(py, "origin"))?.extract()?;
-            let index: i64 = receipt.getattr(intern!(py, "index"))?.extract()?;
-            let leaf_hash: Vec<u8> = receipt.getattr(intern!(py, "leaf_hash"))?.extract()?;
-            let leaf = base64::engine::general_purpose::STANDARD.encode(leaf_hash);
-            write_object(
-                &[
-                    ("receiptId", Field::Str(&id)),
-                    ("origin", Field::Str(&origin)),
-                    ("index", Field::Int(index)),
-                    ("leafHash", Field::Str(&leaf)),
-                ],
-                &mut buf,
-            )?;
-        }
-        buf.push(b'}');
+        write_verdict(py, &decision.borrow(), &mut buf)?;
         out.push(PyBytes::new(py, &buf));
     }
     Ok(out)
 }
 
-/// The verified context's canonical JSON: read from the core's result when the
-/// decision carries one, else `Decision.context_json()` (a context given as a dict).
-fn write_context(decision: &Bound<'_, PyAny>, buf: &mut Vec<u8>) -> PyResult<()> {
-    let py = decision.py();
-    let result = decision.getattr(intern!(py, "result"))?;
-    if let Ok(result) = result.cast::<VerificationResult>() {
-        if let Some(json) = result.get().canonical_context_bytes() {
-            buf.extend_from_slice(json);
-            return Ok(());
+/// The verify-batch response body for `decisions`:
+/// `{"results":[verdict,...],"valid":n,"invalid":m}`, each verdict as `verdicts` writes it.
+#[pyfunction]
+pub fn verdicts_body<'py>(py: Python<'py>, decisions: Vec<Bound<'py, Decision>>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut buf = Vec::with_capacity(700 * decisions.len() + 64);
+    let mut valid = 0usize;
+    buf.extend_from_slice(b"{\"results\":[");
+    for (k, decision) in decisions.iter().enumerate() {
+        if k > 0 {
+            buf.push(b',');
         }
+        let d = decision.borrow();
+        valid += usize::from(d.valid);
+        write_verdict(py, &d, &mut buf)?;
     }
-    let json = decision.call_method0(intern!(py, "context_json"))?;
-    match json.cast::<PyBytes>() {
-        Ok(bytes) => buf.extend_from_slice(bytes.as_bytes()),
-        Err(_) => buf.extend_from_slice(b"null"),
+    let _ = write!(Tail(&mut buf), "],\"valid\":{valid},\"invalid\":{}}}", decisions.len() - valid);
+    Ok(PyBytes::new(py, &buf))
+}
+
+/// `fmt::Write` into a byte buffer.
+struct Tail<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Tail<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
+}
+
+/// Appends one decision's verdict object to `buf`.
+fn write_verdict(py: Python<'_>, d: &Decision, buf: &mut Vec<u8>) -> PyResult<()> {
+    use base64::Engine as _;
+    let digest = d.context_digest.as_deref().map(encode_base64url);
+    buf.push(b'{');
+    write_members(
+        &[
+            ("valid", Field::Bool(d.valid)),
+            ("code", d.code.as_deref().into()),
+            ("detail", d.detail.as_deref().into()),
+            ("subject", d.subject.as_deref().into()),
+            ("keyId", d.key_id.as_deref().into()),
+            ("enrollmentId", d.enrollment_id.as_deref().into()),
+            ("audience", Field::Str(&d.audience)),
+            ("nonce", d.nonce.as_deref().into()),
+            ("timestamp", d.timestamp_ms.map_or(Field::Null, Field::Int)),
+        ],
+        buf,
+    )?;
+    buf.extend_from_slice(b",\"context\":");
+    if !d.write_context_json(py, buf)? {
+        buf.extend_from_slice(b"null");
+    }
+    buf.push(b',');
+    write_members(&[("contextDigest", digest.as_deref().into()), ("receiptId", d.receipt_id.as_deref().into())], buf)?;
+    buf.extend_from_slice(b",\"receipt\":");
+    if let Some(receipt) = &d.receipt {
+        let receipt = receipt.bind(py);
+        let id = receipt.getattr(intern!(py, "receipt_id"))?;
+        let origin = receipt.getattr(intern!(py, "origin"))?;
+        let index: i64 = receipt.getattr(intern!(py, "index"))?.extract()?;
+        let leaf_hash = receipt.getattr(intern!(py, "leaf_hash"))?;
+        let leaf = base64::engine::general_purpose::STANDARD.encode(leaf_hash.cast::<PyBytes>()?.as_bytes());
+        write_object(
+            &[
+                ("receiptId", Field::Str(id.cast::<PyString>()?.to_str()?)),
+                ("origin", Field::Str(origin.cast::<PyString>()?.to_str()?)),
+                ("index", Field::Int(index)),
+                ("leafHash", Field::Str(&leaf)),
+            ],
+            buf,
+        )?;
+    } else {
+        buf.extend_from_slice(b"null");
+    }
+    buf.push(b'}');
     Ok(())
 }

@@ -40,25 +40,22 @@ impl VerificationResult {
     /// True when every check passed.
     #[getter]
     fn valid(&self) -> bool {
-        self.error.is_none()
+        self.is_valid()
     }
     /// The stable reason code when invalid, else None.
     #[getter]
     fn code(&self) -> Option<&'static str> {
-        self.error.as_ref().map(|e| e.code().as_str())
+        self.error_code()
     }
     /// A human-readable reason when invalid, else None.
     #[getter]
     fn detail(&self) -> Option<&str> {
-        self.error.as_ref().map(|e| e.detail())
+        self.error_detail()
     }
     /// The verified context (a new dict on each access), only when valid.
     #[getter]
     fn context<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        match (&self.error, &self.proof) {
-            (None, Some(proof)) => Ok(Some(object_to_python(py, proof.envelope().context())?)),
-            _ => Ok(None),
-        }
+        self.context_dict(py)
     }
     /// The verified context's RFC 8785 canonical JSON (the bytes its digest is
     /// of), only when valid.
@@ -159,6 +156,30 @@ impl VerificationResult {
 }
 
 impl VerificationResult {
+    pub(crate) fn is_valid(&self) -> bool {
+        self.error.is_none()
+    }
+    pub(crate) fn error_code(&self) -> Option<&'static str> {
+        self.error.as_ref().map(|e| e.code().as_str())
+    }
+    pub(crate) fn error_detail(&self) -> Option<&str> {
+        self.error.as_ref().map(|e| e.detail())
+    }
+    /// timestamp + max age, when the proof parsed.
+    pub(crate) fn expiry_ms(&self) -> Option<u64> {
+        self.expires_at_ms
+    }
+    /// The proof, when it parsed.
+    pub(crate) fn parsed(&self) -> Option<&AnyProof> {
+        self.proof.as_deref()
+    }
+    /// The verified context as a new dict, only when valid.
+    pub(crate) fn context_dict<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match (&self.error, &self.proof) {
+            (None, Some(proof)) => Ok(Some(object_to_python(py, proof.envelope().context())?)),
+            _ => Ok(None),
+        }
+    }
     /// The verified context's canonical JSON, only when valid.
     pub(crate) fn canonical_context_bytes(&self) -> Option<&[u8]> {
         match (&self.error, &self.proof) {
