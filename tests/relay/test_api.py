@@ -32,6 +32,9 @@ async def test_valid_proof_then_replay(h: RelayHarness) -> None:
     r2 = await h.verify(proof, client)
     assert r2.status_code == 200
     assert (r2.json()["valid"], r2.json()["code"], r2.json()["context"]) == (False, "nonce_replayed", None)
+    # the signature held: the refusal names the replay, and the key's enrollment
+    assert r2.json()["detail"] == "this nonce was already accepted once"
+    assert r2.json()["enrollmentId"] == enrollment["id"]
     assert r2.json()["receipt"]["index"] == 1
     assert len(audit_entries(h.relay.config.data_dir)) == 2
 
