@@ -142,3 +142,17 @@ def _sample(name: str) -> str:
         "webauthn_origins": "https://bank.example",
         "webauthn_rp_name": "Bank",
     }[name]
+
+
+def test_workers_collect_the_first_generation_less_often() -> None:
+    import gc
+
+    from proof_messenger.relay.cli import GC_THRESHOLDS, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS and GC_THRESHOLDS[0] > 700
+    finally:
+        gc.set_threshold(*before)

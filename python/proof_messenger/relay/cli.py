@@ -157,6 +157,7 @@ def _run_worker(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
     from .app import create_app
 
     app = create_app(cfg)  # opens the stores: after the privilege drop and in the worker process
+    tune_gc()
     print(
         f"proof-messenger relay listening on http://{host}:{port} (data: {cfg.data_dir})",
         file=sys.stderr,
@@ -167,6 +168,21 @@ def _run_worker(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
     if cfg.server == "granian":
         return _serve_granian(cfg, sock, app)
     return _serve_uvicorn(cfg, sock, app)
+
+
+# Python's default first-generation threshold (700) runs the cyclic collector every few
+# requests here: a proof allocates dozens of short-lived containers, nearly all freed by
+# reference counting. Measured with gc.callbacks over 10 s of wrk (minus an
+# idle run's startup): 5.9 µs of collection per single proof and 1.3 µs per batched proof
+# with 700; with 10,000, at most one collection per run.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Runs the cyclic collector's first generation less often (``GC_THRESHOLDS``)."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
