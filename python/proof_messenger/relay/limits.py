@@ -165,6 +165,30 @@ class RateLimiter:
             return self._native[1].hit_many(list(costs))
         return [self._hit_limits(self._subject_items, "subject", s, c) for s, c in costs]
 
+    def hit_subjects_grouped(self, subjects: Sequence[str]) -> list[int]:
+        """One unit per item of ``subjects`` (a subject may repeat): each subject is
+        charged its count at once when that fits, else unit by unit in order, so exactly
+        the items over the limit are refused. Returns the seconds to wait per item."""
+        if self._native is not None:
+            return self._native[1].hit_grouped(list(subjects))
+        positions: dict[str, list[int]] = {}
+        for i, subject in enumerate(subjects):
+            positions.setdefault(subject, []).append(i)
+        waits = [0] * len(subjects)
+        retry: list[str] = []
+        for subject, wait in zip(
+            positions, self.hit_subjects([(s, len(at)) for s, at in positions.items()]), strict=True
+        ):
+            if wait and len(positions[subject]) == 1:
+                waits[positions[subject][0]] = wait
+            elif wait:
+                retry.append(subject)
+        if retry:
+            singles = self.hit_subjects([(s, 1) for s in retry for _ in positions[s]])
+            for i, wait in zip((i for s in retry for i in positions[s]), singles, strict=True):
+                waits[i] = wait
+        return waits
+
     def _hit_limits(self, items: list[RateLimitItem], scope: str, ident: str, cost: int) -> int:
         assert self._limits is not None
         return self._limits.hit(items, scope, ident, cost)

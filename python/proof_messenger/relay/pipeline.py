@@ -220,15 +220,15 @@ class Pipeline:
 
         # Each proof's subject, read once (the getter builds a new string per call).
         subjects = [[p.subject if isinstance(p, pm.Proof) else None for p in items] for items in parsed]
-        waits = self._subject_waits(
-            [
-                (j, i, subject)
-                for j, row_subjects in enumerate(subjects)
-                if clients[j] is not None
-                for i, subject in enumerate(row_subjects)
-                if subject is not None
-            ]
-        )
+        keys: list[tuple[int, int]] = []  # (job, item) of each proof charged to its subject
+        charged: list[str] = []
+        for j, row_subjects in enumerate(subjects):
+            if clients[j] is not None:
+                for i, subject in enumerate(row_subjects):
+                    if subject is not None:
+                        keys.append((j, i))
+                        charged.append(subject)
+        waits = self._subject_waits(keys, charged)
         decisions: list[list[Decision | None]] = []
         pending: list[tuple[int, int, pm.Proof]] = []  # (job, item, proof) for the core
         for j, job in enumerate(jobs):
@@ -386,30 +386,16 @@ class Pipeline:
                 headers={"Retry-After": str(rd.retry_after_s)},
             )
 
-    def _subject_waits(self, items: list[tuple[int, int, str]]) -> dict[tuple[int, int], int]:
-        """Per-subject rate limit, one unit per proof; returns the seconds to wait for
-        each (job, item) over the limit. A subject's proofs in one group are
-        charged together when they fit (one limiter call per subject)."""
-        if self.limiter is None or not items:
+    def _subject_waits(self, keys: list[tuple[int, int]], subjects: list[str]) -> dict[tuple[int, int], int]:
+        """Per-subject rate limit, one unit per proof (``subjects[n]`` is the subject of
+        proof ``keys[n]``, a (job, item) pair); returns the seconds to wait for each
+        proof over the limit. A subject's proofs in one group are charged together when
+        they fit (``hit_subjects_grouped``)."""
+        if self.limiter is None or not subjects:
             return {}
-        by_subject: dict[str, list[tuple[int, int]]] = {}
-        for j, i, subject in items:
-            by_subject.setdefault(subject, []).append((j, i))
-        waits: dict[tuple[int, int], int] = {}
-        subjects = list(by_subject)
-        retry: list[str] = []  # subjects whose proofs did not fit together: charged one by one
-        for subject, wait in zip(
-            subjects, self.limiter.hit_subjects([(s, len(by_subject[s])) for s in subjects]), strict=True
-        ):
-            if wait and len(by_subject[subject]) == 1:
-                waits[by_subject[subject][0]] = wait
-            elif wait:
-                retry.append(subject)
-        if retry:
-            singles = self.limiter.hit_subjects([(s, 1) for s in retry for _ in by_subject[s]])
-            for key, wait in zip((k for s in retry for k in by_subject[s]), singles, strict=True):
-                if wait:
-                    waits[key] = wait
+        waits = {
+            key: w for key, w in zip(keys, self.limiter.hit_subjects_grouped(subjects), strict=True) if w
+        }
         if waits and self.metrics:
             self.metrics.rate_limited.labels("subject").inc(len(waits))
         return waits

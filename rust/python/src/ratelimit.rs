@@ -5,6 +5,7 @@
 //! relay charges one unit per proof per client and per subject; in Python
 //! (the `limits` library) that bookkeeping was a fifth of a batch's CPU time,
 //! here it is a hash-map update. Shared (Redis) limits stay on `limits`.
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -60,6 +61,46 @@ impl TokenBuckets {
     /// `hit` for each `(key, cost)`, in order.
     fn hit_many(&self, items: Vec<(String, u32)>) -> Vec<u64> {
         items.iter().map(|(key, cost)| self.take(key, *cost)).collect()
+    }
+
+    /// One unit per item of `keys` (a key may repeat): each distinct key is charged
+    /// its count at once when that fits, else unit by unit in order, so exactly the
+    /// items over the limit are refused. Returns the seconds to wait per item (0: allowed).
+    fn hit_grouped(&self, keys: Vec<String>) -> Vec<u64> {
+        let mut waits = vec![0; keys.len()];
+        let mut positions: HashMap<&String, Vec<usize>> = HashMap::new();
+        let mut order: Vec<&String> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            positions
+                .entry(key)
+                .or_insert_with(|| {
+                    order.push(key);
+                    Vec::new()
+                })
+                .push(i);
+        }
+        let mut retry: Vec<&String> = Vec::new();
+        for key in &order {
+            let at = positions.get(key).map_or(&[][..], Vec::as_slice);
+            let wait = self.take(key, u32::try_from(at.len()).unwrap_or(u32::MAX));
+            match at {
+                _ if wait == 0 => {}
+                [single] => {
+                    if let Some(w) = waits.get_mut(*single) {
+                        *w = wait;
+                    }
+                }
+                _ => retry.push(key),
+            }
+        }
+        for key in retry {
+            for &i in positions.get(key).map_or(&[][..], Vec::as_slice) {
+                if let Some(w) = waits.get_mut(i) {
+                    *w = self.take(key, 1);
+                }
+            }
+        }
+        waits
     }
 
     /// Forgets keys whose buckets are full again (bounded memory under many keys).
