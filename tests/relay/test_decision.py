@@ -202,7 +202,7 @@ def test_reads_and_writes_like_a_dataclass() -> None:
         "receipt",
     ]
     assert verdict["context"] == {"amount": "5", "n": 1} and verdict["receipt"] is None
-    assert json.loads(json.dumps(d.record()))["decidedAt"] == 5
+    assert json.loads(json.dumps(verdict))["contextDigest"] == d.context_digest_b64
     assert "expired" in repr(d) and "alice" in repr(d)
     with pytest.raises(TypeError):
         d.valid = "yes"  # type: ignore[assignment]

@@ -12,8 +12,8 @@ field on the hot path. From Python it reads and writes like a dataclass.
 ...              audience="bank", decided_at_ms=1, client_id="cli_1")
 >>> d.verdict()["code"]
 'bad_signature'
->>> d.receipt_id = "rcpt_1"; d.record()["valid"], d.receipt_id
-(False, 'rcpt_1')
+>>> d.receipt_id = "rcpt_1"; d.verdict()["receiptId"], d.valid
+('rcpt_1', False)
 """
 
 from __future__ import annotations

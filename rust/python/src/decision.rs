@@ -282,24 +282,6 @@ impl Decision {
         Ok(out)
     }
 
-    /// The fields an event or audit entry carries (no context).
-    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = PyDict::new(py);
-        out.set_item("valid", self.valid)?;
-        out.set_item("code", &self.code)?;
-        out.set_item("client", &self.client_id)?;
-        out.set_item("subject", &self.subject)?;
-        out.set_item("keyId", &self.key_id)?;
-        out.set_item("enrollmentId", &self.enrollment_id)?;
-        out.set_item("audience", &self.audience)?;
-        out.set_item("nonce", &self.nonce)?;
-        out.set_item("proofTimestamp", self.timestamp_ms)?;
-        out.set_item("contextDigest", self.context_digest_b64())?;
-        out.set_item("signedDigest", self.signed_digest.as_deref().map(encode_base64url))?;
-        out.set_item("decidedAt", self.decided_at_ms)?;
-        Ok(out)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let r = |s: &str| PyString::new(py, s).repr().map(|r| r.to_string());
         let mut s = format!("Decision(valid={}", if self.valid { "True" } else { "False" });

@@ -189,10 +189,10 @@ pub fn decision_entries<'py>(
         let d = decision.borrow();
         hex.clear();
         if let Some(digest) = &d.signed_digest {
+            // lower-case hex, as `bytes.hex()` (a nibble is always a base-16 digit)
             for &b in digest {
                 for nibble in [b >> 4, b & 15] {
                     hex.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-                    // (always a digit)
                 }
             }
         }
