@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 PY := .venv/bin/python
 
-.PHONY: help demo setup test test-rust test-python test-wasm bench-guard lint bench fmt
+.PHONY: help demo setup test test-rust test-python test-slow test-wasm bench-guard lint bench fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,13 +20,16 @@ test: setup ## run every test: Rust, Python (incl. relay and browser), WASM/JS, 
 	$(MAKE) --no-print-directory test-rust test-wasm test-python bench-guard
 
 test-rust: ## cargo tests of the core and the bindings
-	cargo test -p proof-messenger-core -p proof-messenger-wasm --quiet
+	cargo test -p proof-messenger-core -p proof-messenger-relay -p proof-messenger-wasm --quiet
 
 test-wasm: ## build the WASM package and run node --test
 	wasm/test.sh
 
 test-python: ## pytest (unit, property, vectors, relay, browser)
 	$(PY) -m pytest -q
+
+test-slow: ## pytest with HYPOTHESIS_PROFILE=slow: 2,000 examples per property (before a release)
+	HYPOTHESIS_PROFILE=slow $(PY) -m pytest -q
 
 bench-guard: ## short benchmark run: fail if verify_batch is slower than the PyNaCl loop
 	$(PY) benches/ratio_guard.py

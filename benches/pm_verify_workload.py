@@ -227,8 +227,8 @@ def cryptography_loop(
 _POOL_STATE: dict[str, Any] = {}
 
 
-def _pool_init(enrolled: dict[str, bytes], audience: str, now_ms: int) -> None:
-    _POOL_STATE.update(enrolled=enrolled, audience=audience, now_ms=now_ms)
+def _pool_init(enrolled: dict[str, bytes], audience: str, now_ms: int, ready: Any = None) -> None:
+    _POOL_STATE.update(enrolled=enrolled, audience=audience, now_ms=now_ms, ready=ready)
     import nacl.signing  # noqa: F401  (warm the import)
     import rfc8785  # noqa: F401
 
@@ -239,14 +239,19 @@ def _pool_chunk(proofs: list[bytes]) -> list[bool]:
 
 
 def _pool_ping(_: int) -> int:
+    # Holds this worker until every worker has a ping: the pings land on distinct workers.
+    _POOL_STATE["ready"].wait(120)
     return os.getpid()
 
 
 def start_pool(w: Workload, processes: int = 2) -> Any:
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(processes, initializer=_pool_init, initargs=(w.enrolled_raw, AUDIENCE, NOW_MS))
-    # Make sure every worker is up (and has imported) before anything is timed.
-    assert len(set(pool.map(_pool_ping, range(processes * 4), chunksize=1))) >= 1
+    ready = ctx.Barrier(processes)
+    pool = ctx.Pool(processes, initializer=_pool_init, initargs=(w.enrolled_raw, AUDIENCE, NOW_MS, ready))
+    # Make sure every worker is up (and has imported) before anything is timed: one ping
+    # per worker, each waiting at the barrier for the others, so all of them answer.
+    pids = pool.map(_pool_ping, range(processes), chunksize=1)
+    assert len(set(pids)) == processes, pids
     return pool
 
 

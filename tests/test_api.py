@@ -59,7 +59,7 @@ def test_signing_key_bytes_round_trip() -> None:
 
 @pytest.mark.parametrize("length", [0, 16, 31, 33, 64])
 def test_signing_key_wrong_length(length: int) -> None:
-    assert code_of(lambda: pm.SigningKey.from_bytes(bytes(length))) in pm.ERROR_CODES
+    assert code_of(lambda: pm.SigningKey.from_bytes(bytes(length))) == "invalid_field"
 
 
 def test_signing_key_pem_round_trip_and_interop_with_cryptography() -> None:
@@ -97,13 +97,13 @@ def test_encrypted_or_garbage_private_pem_is_rejected_with_a_code() -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(b"pw"),
     )
-    for bad in (
-        encrypted,
-        b"",
-        b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n",
-        VK.to_pem(),
+    for bad, code in (
+        (encrypted, "invalid_field"),
+        (b"", "invalid_field"),
+        (b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n", "invalid_base64"),
+        (VK.to_pem(), "invalid_field"),  # a public key where a private key is expected
     ):
-        assert code_of(lambda bad=bad: pm.SigningKey.from_pem(bad)) in pm.ERROR_CODES
+        assert code_of(lambda bad=bad: pm.SigningKey.from_pem(bad)) == code, bad
 
 
 def test_verifying_key_encodings() -> None:
@@ -164,8 +164,8 @@ def test_verifying_key_wrong_shapes(bad: bytes) -> None:
 def test_verifying_key_base64_and_pem_errors() -> None:
     assert code_of(lambda: pm.VerifyingKey.from_base64(VK.to_base64().rstrip("="))) == "invalid_base64"
     assert code_of(lambda: pm.VerifyingKey.from_base64("@@@@")) == "invalid_base64"
-    assert code_of(lambda: pm.VerifyingKey.from_pem(b"not a pem")) in pm.ERROR_CODES
-    assert code_of(lambda: pm.VerifyingKey.from_pem(KEY.to_pem())) in pm.ERROR_CODES
+    assert code_of(lambda: pm.VerifyingKey.from_pem(b"not a pem")) == "invalid_field"
+    assert code_of(lambda: pm.VerifyingKey.from_pem(KEY.to_pem())) == "invalid_field"  # a private key PEM
 
 
 def test_repr_never_shows_secrets() -> None:
@@ -289,7 +289,13 @@ def test_proof_properties() -> None:
     assert d["publicKey"] == VK.to_base64() and d["version"] == 1 and d["algorithm"] == "Ed25519"
     assert pm.parse_proof(proof.to_json()).to_json() == proof.to_json()
     assert pm.Proof.from_json(proof.to_json().decode()).to_json() == proof.to_json()
-    assert "alice" not in repr(proof) or "50000" not in repr(proof)
+    # repr shows the envelope, never the context (which may be sensitive)
+    shown = repr(proof)
+    assert "alice" not in shown and "50000" not in shown and "wire_transfer" not in shown
+    assert shown == (
+        f'Proof(key_id="{VK.key_id}", audience="payments-api", '
+        f'nonce="{proto.b64url(bytes(range(16)))}", timestamp_ms={TS})'
+    )
 
 
 def test_proof_context_is_a_fresh_copy() -> None:
@@ -513,14 +519,14 @@ def test_verify_batch_releases_the_gil() -> None:
         x = 0
         for i in range(3_000_000):
             x ^= i
-        assert x >= 0
+        assert x == 0  # the XOR of 0..n-1 is 0 when n is a multiple of 4
 
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(5.0)  # no forced GIL hand-over: only explicit releases let the counter run
     thread = threading.Thread(target=counter, daemon=True)
     try:
         thread.start()
-        started.wait(5)
+        assert started.wait(30), "the counter thread did not start"
 
         def progress(work: Any) -> int:
             before = count

@@ -4,6 +4,11 @@ Every module of python/proof_messenger is imported and its doctests run,
 including the docstrings of the extension's classes, which the package
 re-exports under its own name. `__main__` modules are skipped, as pytest's
 --doctest-modules does: importing one starts a program.
+
+Only the modules that carry examples are parametrized (each must run at least
+one); the modules without any are listed in ``MODULES_WITHOUT_EXAMPLES`` and
+checked by ``test_modules_without_examples``, so a module that loses (or gains)
+its examples changes a visible list instead of passing silently.
 """
 
 from __future__ import annotations
@@ -26,6 +31,54 @@ def package_modules() -> list[str]:
 
 
 MODULES = package_modules()
+_FINDER = doctest.DocTestFinder()
+
+
+def example_count(name: str) -> int:
+    """How many runnable examples (not ``+SKIP``) the docstrings of module `name` carry."""
+    tests = _FINDER.find(importlib.import_module(name), name)
+    return sum(1 for t in tests for ex in t.examples if not ex.options.get(doctest.SKIP))
+
+
+EXAMPLES = {name: example_count(name) for name in MODULES}
+MODULES_WITH_EXAMPLES = [name for name in MODULES if EXAMPLES[name] > 0]
+
+# Modules whose docstrings have no runnable example (nothing for doctest to run).
+MODULES_WITHOUT_EXAMPLES = [
+    "proof_messenger._core",
+    "proof_messenger.auditlog",
+    "proof_messenger.auditlog.cli",
+    "proof_messenger.auditlog.store",
+    "proof_messenger.auditlog.witness",
+    "proof_messenger.cli",
+    "proof_messenger.integrations",
+    "proof_messenger.integrations.decorator",
+    "proof_messenger.integrations.fastapi",
+    "proof_messenger.relay",
+    "proof_messenger.relay.audit",
+    "proof_messenger.relay.cli",
+    "proof_messenger.relay.engine",
+    "proof_messenger.relay.engine.counters",
+    "proof_messenger.relay.engine.engine",
+    "proof_messenger.relay.engine.job",
+    "proof_messenger.relay.engine.runner",
+    "proof_messenger.relay.engine.trust",
+    "proof_messenger.relay.http",
+    "proof_messenger.relay.http.bodies",
+    "proof_messenger.relay.http.middleware",
+    "proof_messenger.relay.http.openapi",
+    "proof_messenger.relay.http.routes",
+    "proof_messenger.relay.http.routes.audit",
+    "proof_messenger.relay.http.routes.challenges",
+    "proof_messenger.relay.http.routes.clients",
+    "proof_messenger.relay.http.routes.demo",
+    "proof_messenger.relay.http.routes.keys",
+    "proof_messenger.relay.http.routes.ops",
+    "proof_messenger.relay.http.routes.webauthn",
+    "proof_messenger.relay.http.schemas",
+    "proof_messenger.relay.http.verify",
+    "proof_messenger.relay.stores",
+]
 
 
 def run_doctests(module: ModuleType) -> doctest.TestResults:
@@ -36,10 +89,19 @@ def run_doctests(module: ModuleType) -> doctest.TestResults:
     return runner.summarize(verbose=False)
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", MODULES_WITH_EXAMPLES)
 def test_module_doctests(name: str) -> None:
     results = run_doctests(importlib.import_module(name))
+    assert results.attempted > 0, f"no example ran in {name}"
+    assert results.attempted == EXAMPLES[name], (results.attempted, EXAMPLES[name])
     assert results.failed == 0, f"{results.failed} of {results.attempted} examples failed in {name}"
+
+
+def test_modules_without_examples() -> None:
+    """The modules that run no doctest, listed: update the list when examples are added or lost."""
+    without = [name for name in MODULES if EXAMPLES[name] == 0]
+    assert without == MODULES_WITHOUT_EXAMPLES
+    assert len(MODULES_WITH_EXAMPLES) + len(without) == len(MODULES)
 
 
 def test_core_api_has_examples() -> None:

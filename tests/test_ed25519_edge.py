@@ -44,12 +44,26 @@ def test_key_in_spki_base64_and_pem(case: dict) -> None:
 
 @pytest.mark.parametrize("case", KEYS, ids=vu.ids(KEYS))
 def test_key_in_a_proof_is_never_trusted_unless_valid(case: dict) -> None:
-    """A weak or invalid key in a proof parses (it is only a hint) and is then untrusted."""
+    """A weak or invalid key in a proof parses (it is only a hint) and can never be trusted.
+
+    A valid key, once trusted, passes the trust check: the all-zero signature is then
+    what fails (bad_signature), so the outcome shows that the key itself was accepted.
+    A weak or invalid key cannot be made into a trusted VerifyingKey at all, and a
+    proof carrying it is untrusted_key next to an honest trusted key.
+    """
     raw = bytes.fromhex(case["public_key_hex"])
-    proof = proto.proof_dict({}, "edge", 0, proto.b64url(bytes(16)), raw, bytes(64))
+    proof = proto.canonical(proto.proof_dict({}, "edge", 0, proto.b64url(bytes(16)), raw, bytes(64)))
     honest = pm.SigningKey.from_bytes(bytes(32)).verifying_key
-    result = pm.verify(proto.canonical(proof), audience="edge", now_ms=0, trusted_keys=[honest])
-    assert result.code == "untrusted_key"
+    assert honest.to_bytes() != raw
+    untrusted = pm.verify(proof, audience="edge", now_ms=0, trusted_keys=[honest])
+    assert (untrusted.valid, untrusted.code) == (False, "untrusted_key")
+    if case["expected"] is None:
+        edge = pm.VerifyingKey.from_bytes(raw)
+        result = pm.verify(proof, audience="edge", now_ms=0, trusted_keys=[honest, edge])
+        assert (result.valid, result.code) == (False, "bad_signature")
+    else:
+        assert case["expected"] in ("weak_public_key", "invalid_public_key")
+        assert key_code(lambda: pm.VerifyingKey.from_bytes(raw)) == case["expected"]
 
 
 @pytest.mark.parametrize("case", SIGNATURES, ids=vu.ids(SIGNATURES))

@@ -49,7 +49,7 @@ def test_codes_are_snake_case() -> None:
 
 def test_error_class() -> None:
     error = pm.ProofMessengerError("bad_signature", "detail text")
-    assert isinstance(error, ValueError)
+    assert issubclass(pm.ProofMessengerError, ValueError)  # callers may catch ValueError
     assert (error.code, error.detail) == ("bad_signature", "detail text")
     assert str(error) == "bad_signature: detail text"
     again = pickle.loads(pickle.dumps(error))

@@ -7,6 +7,12 @@ section 10.3). The verdicts must be the same, except for the inputs where
 docs/PROTOCOL.md section 10.7 is stricter on purpose: there py_webauthn
 accepts and we reject with the documented code. Registrations ("none" and
 "packed" self attestation) are compared with ``verify_registration_response``.
+
+Codes are compared too: each py_webauthn refusal (exception type and message,
+``PEER_FAILURES``) is mapped to the set of our codes it can mean, and our code
+must be in that set; every case also has its exact expected code. A refusal
+that matches no entry of the table fails the test (a new py_webauthn message
+must be classified, not accepted silently).
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from test_webauthn_authenticator import (
     signed_digest,
 )
 from webauthn import verify_authentication_response, verify_registration_response
+from webauthn.helpers.exceptions import (
+    InvalidAuthenticationResponse,
+    InvalidBackupFlags,
+    InvalidRegistrationResponse,
+)
 
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 STORED = 10
@@ -130,6 +141,79 @@ STRICTER = {
     "token_binding_present": "token_binding_unsupported",
     "challenge_padded": "challenge_mismatch",
 }
+# Our exact code for every case that both verifiers refuse.
+CODES = {
+    "signature_bit_flip": "bad_signature",
+    "signature_ber_length": "bad_signature",
+    "other_key": "bad_signature",
+    "rp_id_hash": "rp_id_mismatch",
+    "user_not_present": "user_not_present",
+    "user_not_verified": "user_not_verified",
+    "backup_state_without_eligible": "invalid_authenticator_data",
+    "authenticator_data_trailing_byte": "invalid_authenticator_data",
+    "counter_equal": "counter_not_increasing",
+    "counter_lower": "counter_not_increasing",
+    "counter_zero_after_nonzero": "counter_not_increasing",
+    "type_create": "webauthn_type_mismatch",
+    "origin": "origin_not_allowed",
+    "challenge_other": "challenge_mismatch",
+    "context_altered_in_transit": "challenge_mismatch",
+    "authenticator_data_altered": "bad_signature",
+    "client_data_altered": "origin_not_allowed",
+}
+
+# py_webauthn 3.x refusals: (exception type, message prefix) -> the codes of ours it can mean.
+# py_webauthn checks in the order of WebAuthn section 7.2 and so do we (PROTOCOL.md 10.5),
+# so each class the cases reach has one meaning and maps to exactly one code:
+# - its signature failure covers any input the signature does not cover (wrong key,
+#   altered authenticatorData, a BER- instead of DER-encoded ECDSA signature), which are
+#   all bad_signature for us;
+# - "authenticatorData was malformed" and InvalidBackupFlags (BS set without BE, raised by
+#   py_webauthn only after the signature check) are both structural faults of the
+#   authenticator data: invalid_authenticator_data;
+# - a challenge mismatch is reported whether the clientData challenge or the envelope it
+#   is derived from was altered: both are challenge_mismatch for us.
+# A py_webauthn class with several meanings would list all of them here, with the reason.
+PEER_FAILURES: list[tuple[type[Exception], str, frozenset[str]]] = [
+    (
+        InvalidAuthenticationResponse,
+        "Could not verify authentication signature",
+        frozenset({"bad_signature"}),
+    ),
+    (
+        InvalidAuthenticationResponse,
+        "authenticatorData was malformed",
+        frozenset({"invalid_authenticator_data"}),
+    ),
+    (InvalidBackupFlags, "Single-device credential indicated", frozenset({"invalid_authenticator_data"})),
+    (InvalidAuthenticationResponse, "Unexpected RP ID hash", frozenset({"rp_id_mismatch"})),
+    (InvalidAuthenticationResponse, "User was not present", frozenset({"user_not_present"})),
+    (InvalidAuthenticationResponse, "User verification is required", frozenset({"user_not_verified"})),
+    (InvalidAuthenticationResponse, "Response sign count of", frozenset({"counter_not_increasing"})),
+    (InvalidAuthenticationResponse, "Unexpected client data type", frozenset({"webauthn_type_mismatch"})),
+    (InvalidAuthenticationResponse, "Unexpected client data origin", frozenset({"origin_not_allowed"})),
+    (InvalidAuthenticationResponse, "Client data challenge was not", frozenset({"challenge_mismatch"})),
+    (
+        InvalidRegistrationResponse,
+        "Could not verify attestation statement signature",
+        frozenset({"bad_signature"}),
+    ),
+    (InvalidRegistrationResponse, "Credential public key alg", frozenset({"invalid_attestation"})),
+    (InvalidRegistrationResponse, "Unexpected RP ID hash", frozenset({"rp_id_mismatch"})),
+    (InvalidRegistrationResponse, "User presence was required", frozenset({"user_not_present"})),
+    (InvalidRegistrationResponse, "User verification is required", frozenset({"user_not_verified"})),
+    (InvalidRegistrationResponse, "Unexpected client data type", frozenset({"webauthn_type_mismatch"})),
+    (InvalidRegistrationResponse, "Unexpected client data origin", frozenset({"origin_not_allowed"})),
+    (InvalidRegistrationResponse, "Client data challenge was not", frozenset({"challenge_mismatch"})),
+]
+
+
+def peer_codes(exc: Exception) -> frozenset[str]:
+    """The codes of ours that a py_webauthn refusal can mean; an unknown refusal fails."""
+    for kind, prefix, codes in PEER_FAILURES:
+        if type(exc) is kind and str(exc).startswith(prefix):
+            return codes
+    raise AssertionError(f"unclassified py_webauthn refusal {type(exc).__name__}: {exc}")
 
 
 def build(a: Authenticator, case: Case, nonce: str) -> dict[str, Any]:
@@ -163,8 +247,8 @@ def ours(proof: dict[str, Any], a: Authenticator, case: Case) -> tuple[bool, str
     return result.valid, result.code
 
 
-def peer(proof: dict[str, Any], a: Authenticator, case: Case) -> bool:
-    """py_webauthn's verdict, with the challenge derived from the proof's own envelope."""
+def peer(proof: dict[str, Any], a: Authenticator, case: Case) -> Exception | None:
+    """py_webauthn's refusal (None: accepted), with the challenge derived from the proof's own envelope."""
     challenge = signed_digest(proof["context"], proof["audience"], proof["timestamp"], proof["nonce"])
     credential = {
         "id": proof["credentialId"],
@@ -187,9 +271,9 @@ def peer(proof: dict[str, Any], a: Authenticator, case: Case) -> bool:
             credential_current_sign_count=case.stored,
             require_user_verification=case.require_uv,
         )
-    except Exception:  # every py_webauthn refusal is a verdict here
-        return False
-    return True
+    except Exception as exc:  # every py_webauthn refusal is a verdict here, classified by peer_codes
+        return exc
+    return None
 
 
 # Cases about ECDSA signature encodings only exist for ES256.
@@ -208,12 +292,16 @@ def test_same_verdict_as_py_webauthn(alg: str, name: str) -> None:
         a = Authenticator(alg, seed=seed)
         proof = build(a, case, nonce=b64url(bytes([seed]) * 16))
         mine, theirs = ours(proof, a, case), peer(proof, a, case)
+        where = f"{name} {alg} seed {seed}: ours {mine}, py_webauthn {theirs!r}"
         if name in STRICTER:
-            assert theirs, f"{name}: py_webauthn now rejects too; fold it into the common cases"
+            assert theirs is None, f"{name}: py_webauthn now rejects too; fold it into the common cases"
             assert mine == (False, STRICTER[name])
+        elif name.startswith("valid"):
+            assert (mine, theirs) == ((True, None), None), where
         else:
-            assert mine[0] == theirs, f"{name} {alg} seed {seed}: ours {mine}, py_webauthn {theirs}"
-            assert mine[0] == name.startswith("valid"), f"{name}: {mine}"
+            assert theirs is not None, where
+            assert mine == (False, CODES[name]), where
+            assert mine[1] in peer_codes(theirs), where
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
@@ -237,11 +325,11 @@ def test_registration_same_verdict_as_py_webauthn(alg: str, fmt: str, mutation: 
     att = cbor2.dumps(obj)
     expected_challenge = bytes(32) if mutation == "challenge" else challenge
     rp_id = "evil.example" if mutation == "rp_id" else RP_ID
+    mine: str | None = None
     try:
         pm.verify_registration(att, cdj, challenge=expected_challenge, rp_id=rp_id, origins=[ORIGIN])
-        mine = True
-    except pm.ProofMessengerError:
-        mine = False
+    except pm.ProofMessengerError as exc:
+        mine = exc.code
     credential = {
         "id": b64url(a.credential_id),
         "rawId": b64url(a.credential_id),
@@ -249,6 +337,7 @@ def test_registration_same_verdict_as_py_webauthn(alg: str, fmt: str, mutation: 
         "response": {"attestationObject": b64url(att), "clientDataJSON": b64url(cdj)},
         "clientExtensionResults": {},
     }
+    theirs: Exception | None = None
     try:
         verify_registration_response(
             credential=credential,
@@ -257,9 +346,26 @@ def test_registration_same_verdict_as_py_webauthn(alg: str, fmt: str, mutation: 
             expected_origin=ORIGIN,
             require_user_verification=True,
         )
-        theirs = True
-    except Exception:
-        theirs = False
-    assert mine == theirs, f"{alg} {fmt} {mutation}: ours {mine}, py_webauthn {theirs}"
+    except Exception as exc:  # classified by peer_codes
+        theirs = exc
+    where = f"{alg} {fmt} {mutation}: ours {mine}, py_webauthn {theirs!r}"
+    # "none" attestation has no statement: a changed sig or alg there changes nothing.
     inert = fmt == "none" and mutation in ("sig", "alg")
-    assert mine == (mutation == "valid" or inert)
+    if mutation == "valid" or inert:
+        assert (mine, theirs) == (None, None), where
+    else:
+        assert theirs is not None, where
+        assert mine == REGISTRATION_CODES[mutation], where
+        assert mine in peer_codes(theirs), where
+
+
+REGISTRATION_CODES = {
+    "challenge": "challenge_mismatch",
+    "origin": "origin_not_allowed",
+    "rp_id": "rp_id_mismatch",
+    "no_uv": "user_not_verified",
+    "sig": "bad_signature",
+    "alg": "invalid_attestation",
+    "type": "webauthn_type_mismatch",
+    "no_user_presence": "user_not_present",
+}

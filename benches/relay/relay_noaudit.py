@@ -7,28 +7,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from proof_messenger.auditlog import Receipt
-from proof_messenger.relay import app as relay_app
+from proof_messenger._core.relay import Decision
+from proof_messenger.relay import service
 from proof_messenger.relay.cli import relay_main
 from proof_messenger.relay.config import Config
-from proof_messenger.relay.decision import Decision
 
 
 class NullSink:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def append(self, decision: Decision) -> Receipt:
-        return self.append_many([decision])[0]
-
-    def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]:
-        first, self.n = self.n, self.n + len(decisions)
-        return [Receipt(f"rcpt_none_{first + k}", "none", first + k, b"", b"") for k in range(len(decisions))]
+    def append(self, decisions: Sequence[Decision]) -> None:
+        pass
 
     def sync(self) -> None:
         pass
 
-    def attach_checkpoint(self, decisions: Sequence[Decision]) -> None:
+    def complete(self, decisions: Sequence[Decision]) -> None:
         pass
 
     def close(self) -> None:
@@ -39,7 +31,7 @@ def _open_null(config: Config, data_dir: Path | None = None) -> NullSink:
     return NullSink()
 
 
-relay_app.open_audit_sink = _open_null  # type: ignore[assignment]
+service.open_audit_sink = _open_null  # type: ignore[assignment]
 
 if __name__ == "__main__":
     sys.exit(relay_main(sys.argv[1:]))

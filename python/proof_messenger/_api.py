@@ -1,28 +1,52 @@
-"""The clock-facing wrappers: time enters here, everything else is the core's."""
+"""The clock-facing wrappers: time enters here, everything else is the core's.
+
+:class:`Verifier` (native) holds a verifier's policy: audience, freshness,
+input :class:`Limits` and the WebAuthn :class:`RelyingParty`. :func:`verify`
+and :func:`verify_batch` build one from their keywords (:class:`VerifyOptions`,
+the one list of them) and call it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import _core
-from ._core import Proof, SigningKey, VerificationResult, VerifyingKey, WebAuthnCredential
+from ._core import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DEPTH,
+    Limits,
+    Proof,
+    RelyingParty,
+    SigningKey,
+    VerificationResult,
+    Verifier,
+    VerifyingKey,
+    WebAuthnCredential,
+)
 
-#: Default maximum proof age (5 minutes), in milliseconds.
-DEFAULT_MAX_AGE_MS = 300_000
-#: Default tolerated clock skew (30 seconds), in milliseconds.
-DEFAULT_MAX_SKEW_MS = 30_000
-#: Default largest proof, in bytes.
-DEFAULT_MAX_BYTES = 65_536
-#: Default deepest nesting of arrays and objects in a proof.
-DEFAULT_MAX_DEPTH = 32
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 ProofInput = bytes | bytearray | memoryview | str | Mapping[str, Any] | Proof
 TrustedKey = VerifyingKey | WebAuthnCredential
 TrustedKeys = TrustedKey | Iterable[TrustedKey]
 Resolver = Callable[[str], Iterable[TrustedKey] | None]
 Origins = str | Iterable[str]
+
+
+class VerifyOptions(TypedDict, total=False):
+    """The policy keywords of :func:`verify` and :func:`verify_batch` (defaults: the core's)."""
+
+    max_age_ms: int  # DEFAULT_MAX_AGE_MS: how old a proof may be
+    max_skew_ms: int  # DEFAULT_MAX_SKEW_MS: how far in the future its timestamp may be
+    max_bytes: int  # DEFAULT_MAX_BYTES: the largest proof
+    max_depth: int  # DEFAULT_MAX_DEPTH: the deepest nesting in a proof
+    rp_id: str  # WebAuthn: the relying party id (without it WebAuthn proofs are unsupported_algorithm)
+    origins: Origins  # WebAuthn: the exact origins allowed
+    require_user_verification: bool  # WebAuthn: the UV flag must be set (default True)
+    allow_cross_origin: bool  # WebAuthn: accept crossOrigin client data (default False)
 
 
 def now_ms() -> int:
@@ -63,6 +87,48 @@ def sign(
     )
 
 
+# The default policy's verifier of recently used audiences: pm.verify(proof, audience=...)
+# then costs a dict lookup, not four native constructors (a few microseconds of ~40).
+_DEFAULT_VERIFIERS: dict[str, Verifier] = {}
+_DEFAULT_VERIFIERS_MAX = 256
+
+
+def verifier(audience: str, options: VerifyOptions) -> Verifier:
+    """The :class:`Verifier` of :func:`verify`'s keywords."""
+    if not options:
+        found = _DEFAULT_VERIFIERS.get(audience)
+        if found is None:
+            if len(_DEFAULT_VERIFIERS) >= _DEFAULT_VERIFIERS_MAX:
+                _DEFAULT_VERIFIERS.clear()
+            found = _DEFAULT_VERIFIERS[audience] = Verifier(audience)
+        return found
+    unknown = set(options) - set(VerifyOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    limits = Limits(
+        max_bytes=options.get("max_bytes", DEFAULT_MAX_BYTES),
+        max_depth=options.get("max_depth", DEFAULT_MAX_DEPTH),
+    )
+    rp_id, origins = options.get("rp_id"), options.get("origins")
+    if (rp_id is None) != (origins is None):
+        raise TypeError("WebAuthn proofs need both rp_id= and origins=")
+    webauthn = None
+    if rp_id is not None and origins is not None:
+        webauthn = RelyingParty(
+            rp_id,
+            origins,
+            require_user_verification=options.get("require_user_verification", True),
+            allow_cross_origin=options.get("allow_cross_origin", False),
+        )
+    return Verifier(
+        audience,
+        max_age_ms=options.get("max_age_ms", _core.DEFAULT_MAX_AGE_MS),
+        max_skew_ms=options.get("max_skew_ms", _core.DEFAULT_MAX_SKEW_MS),
+        limits=limits,
+        webauthn=webauthn,
+    )
+
+
 def verify(
     proof: ProofInput,
     *,
@@ -70,14 +136,7 @@ def verify(
     trusted_keys: TrustedKeys | None = None,
     resolver: Resolver | None = None,
     now_ms: int | None = None,
-    max_age_ms: int = DEFAULT_MAX_AGE_MS,
-    max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-    rp_id: str | None = None,
-    origins: Origins | None = None,
-    require_user_verification: bool = True,
-    allow_cross_origin: bool = False,
+    **options: Unpack[VerifyOptions],
 ) -> VerificationResult:
     """Verify one proof; never raises for a bad proof, returns its reason.
 
@@ -85,6 +144,8 @@ def verify(
     (``subject -> keys enrolled for it now``): the key inside the proof is
     never trusted by itself. Nonce uniqueness is the caller's: consume
     ``result.nonce`` in a replay store until ``result.expires_at_ms``.
+    ``options`` are the policy (:class:`VerifyOptions`); a service that
+    verifies often builds one :class:`Verifier` instead.
 
     WebAuthn proofs are verified against :class:`WebAuthnCredential` objects
     among the trusted keys, under the relying party policy ``rp_id``,
@@ -102,20 +163,8 @@ def verify(
     >>> pm.verify(proof, trusted_keys=[], audience="api", now_ms=2_000).code
     'untrusted_key'
     """
-    return _core.verify(
-        proof,
-        audience=audience,
-        now_ms=_clock(now_ms),
-        trusted_keys=trusted_keys,
-        resolver=resolver,
-        max_age_ms=max_age_ms,
-        max_skew_ms=max_skew_ms,
-        max_bytes=max_bytes,
-        max_depth=max_depth,
-        rp_id=rp_id,
-        origins=origins,
-        require_user_verification=require_user_verification,
-        allow_cross_origin=allow_cross_origin,
+    return verifier(audience, options).verify(
+        proof, trusted_keys=trusted_keys, resolver=resolver, now_ms=_clock(now_ms)
     )
 
 
@@ -126,34 +175,21 @@ def verify_batch(
     trusted_keys: TrustedKeys | None = None,
     resolver: Resolver | None = None,
     now_ms: int | None = None,
-    max_age_ms: int = DEFAULT_MAX_AGE_MS,
-    max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-    rp_id: str | None = None,
-    origins: Origins | None = None,
-    require_user_verification: bool = True,
-    allow_cross_origin: bool = False,
+    **options: Unpack[VerifyOptions],
 ) -> list[VerificationResult]:
     """Verify many proofs (Ed25519 and WebAuthn, mixed) on all cores with the GIL released.
 
     One result per proof, in order, each exactly what :func:`verify` gives
     for it. ``resolver`` is called once per distinct subject.
+
+    >>> import proof_messenger as pm
+    >>> key = pm.SigningKey.from_bytes(bytes(32))
+    >>> proofs = [pm.sign({"subject": "alice", "n": n}, key, audience="api", timestamp_ms=1) for n in (1, 2)]
+    >>> [r.valid for r in pm.verify_batch(proofs, trusted_keys=key.verifying_key, audience="api", now_ms=2)]
+    [True, True]
     """
-    return _core.verify_batch(
-        proofs,
-        audience=audience,
-        now_ms=_clock(now_ms),
-        trusted_keys=trusted_keys,
-        resolver=resolver,
-        max_age_ms=max_age_ms,
-        max_skew_ms=max_skew_ms,
-        max_bytes=max_bytes,
-        max_depth=max_depth,
-        rp_id=rp_id,
-        origins=origins,
-        require_user_verification=require_user_verification,
-        allow_cross_origin=allow_cross_origin,
+    return verifier(audience, options).verify_batch(
+        proofs, trusted_keys=trusted_keys, resolver=resolver, now_ms=_clock(now_ms)
     )
 
 

@@ -133,7 +133,12 @@ def test_several_processes_each_get_their_own_log(tmp_path: Path) -> None:
     # One of them is killed mid-load; a restart leases the free slot back and recovers it.
     drv = Driver(str(root), "again", "--node", "host")
     assert drv.ready.wait(60)
+    deadline = time.monotonic() + 60  # generous: only catches a driver that stalls or died
     while len(drv.acks) < 50:
+        assert drv.proc.poll() is None, f"the driver exited after {len(drv.acks)} acks"
+        assert time.monotonic() < deadline, (
+            f"the driver acknowledged only {len(drv.acks)} of 50 appends in 60 s"
+        )
         time.sleep(0.005)
     drv.kill()
     with AuditLog.open(root / drv.name, background=False) as log:

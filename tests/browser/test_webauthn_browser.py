@@ -72,12 +72,6 @@ SIGN_JS = """async ({ context, credential, audience, nonce }) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     """A relay with demo (serves the WASM package) and WebAuthn for rp id localhost, in a thread."""
@@ -88,9 +82,12 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]
         pytest.fail(f"wasm/build.sh failed (exit {build.returncode}):\n{build.stderr[-4000:]}")
     import uvicorn
     from proof_messenger.relay import load_config
-    from proof_messenger.relay.app import create_app
+    from proof_messenger.relay.http import create_app
 
-    port = _free_port()
+    # Bound here (port 0) and handed to uvicorn: the port is never free for another process to take.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     cfg = load_config(
         env={},
         flags={
@@ -104,8 +101,8 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]
         },
     )
     app = create_app(cfg)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -117,6 +114,7 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture()
@@ -163,7 +161,7 @@ def b64url_decode(text: str) -> bytes:
 
 def test_passkey_approval_end_to_end(relay: tuple[str, Any], page: Any) -> None:
     url, app = relay
-    admin = {"authorization": f"Bearer {app.state.relay.admin_token}"}
+    admin = {"authorization": f"Bearer {app.relay.admin_token}"}
     with httpx.Client(base_url=url, timeout=30) as http:
         # -- enrol: the relay's registration ceremony with navigator.credentials.create
         r = http.post("/v1/webauthn/registrations/challenge", json={"subject": "alice"}, headers=admin)
@@ -217,7 +215,7 @@ def test_passkey_approval_end_to_end(relay: tuple[str, Any], page: Any) -> None:
         assert (v["valid"], v["code"], v["subject"], v["keyId"]) == (True, None, "alice", created["id"]), v
         assert v["context"] == TRANSFER
         first_count = int.from_bytes(b64url_decode(proof["authenticatorData"])[33:37], "big")
-        assert app.state.webauthn.get(b64url_decode(created["id"])).sign_count == first_count
+        assert app.relay.credentials.get(b64url_decode(created["id"])).sign_count == first_count
 
         # -- the context altered in transit: the client data challenge no longer matches
         altered = {**proof, "context": {**proof["context"], "amount": "99999.00"}}
@@ -275,7 +273,7 @@ def test_demo_page_signs_with_a_passkey(relay: tuple[str, Any], page: Any) -> No
     page.wait_for_selector("#key-status:has-text('passkey')", timeout=30_000)
     subject = page.text_content("#subject")
     assert subject.startswith("demo:")
-    records = app.state.webauthn.list_credentials(subject=subject)
+    records = app.relay.credentials.list_credentials(subject=subject)
     assert len(records) == 1 and page.text_content("#key-id") == records[0].to_json()["keyId"]
 
     page.fill("#amount", "1234.56")

@@ -17,7 +17,8 @@ import httpx
 import proof_messenger as pm
 import pytest
 from proof_messenger.relay import load_config
-from proof_messenger.relay.app import Relay, build_relay, create_app
+from proof_messenger.relay.http import create_app
+from proof_messenger.relay.service import Relay, build_relay
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -130,9 +131,12 @@ def sign(
 
 
 def free_port() -> int:
+    """A port that was free a moment ago. Racy (another process may take it before it is
+    used): only for servers that cannot bind port 0 themselves, and only with a retry on
+    "address in use" (see redis_server). The relay binds port 0 itself (start_relay)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -219,45 +223,72 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
+REDIS_START_ATTEMPTS = 5
+
+
+def _start_redis(exe: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    """One start-up of redis-server on a fresh port: (process, port), or None if the port
+    was taken in the meantime (redis exits with "Address already in use")."""
+    import redis
+
+    port = free_port()
+    log = workdir / f"redis-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    deadline = time.monotonic() + 30  # generous: only catches a server that never comes up
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                text = log.read_text(errors="replace")
+                if "Address already in use" in text:
+                    return None
+                raise RuntimeError(f"redis-server exited with {proc.returncode}:\n{text}")
+            try:
+                # our server, not another one that took the port
+                if client.info("server")["process_id"] == proc.pid:
+                    return proc, port
+            except redis.exceptions.RedisError:  # not up yet (or another listener that took the port)
+                pass
+            time.sleep(0.025)
+    finally:
+        client.close()
+    proc.kill()
+    proc.wait(timeout=10)
+    raise RuntimeError(f"redis-server did not start:\n{log.read_text(errors='replace')}")
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     exe = shutil.which("redis-server")
     assert exe, "redis-server is required (apt-get install redis-server)"
-    port = free_port()
     workdir = tmp_path / "redis"
     workdir.mkdir()
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
+    for _attempt in range(REDIS_START_ATTEMPTS):
+        started = _start_redis(exe, workdir)
+        if started is not None:
             break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.025)
     else:
-        proc.kill()
-        raise RuntimeError("redis-server did not start")
-    client.close()
+        raise RuntimeError(f"redis-server found its port taken {REDIS_START_ATTEMPTS} times in a row")
+    proc, port = started
     yield RedisServer(proc, port)
     proc.terminate()
     proc.wait(timeout=10)

@@ -157,7 +157,7 @@ async def test_audit_api_needs_client_auth_and_admin_checkpoint(h: RelayHarness)
 
 
 def test_log_key_is_generated_0600_and_auditor_cli(tmp_path: Path, capsys: Any) -> None:
-    from proof_messenger.relay.app import build_relay
+    from proof_messenger.relay.service import build_relay
 
     from .conftest import make_config
 
@@ -169,9 +169,11 @@ def test_log_key_is_generated_0600_and_auditor_cli(tmp_path: Path, capsys: Any) 
         relay.registry.enroll(
             "alice", key.verifying_key.to_bytes(), key_id=key.verifying_key.key_id, now_ms=0
         )
-        decisions = relay.pipeline.run([sign(key).to_json(), b"{}"], lambda: client)
-        relay.audit.sync()
-        assert [d.receipt is not None for d in decisions] == [True, True]
+        from proof_messenger.relay.engine import Job
+
+        job = Job([sign(key).to_json(), b"{}"], client=client)
+        relay.engine.run([job])
+        assert [d.receipt_id is not None for d in job.decisions] == [True, True]
     finally:
         relay.close()
     (log_dir,) = (data / "auditlog").iterdir()

@@ -181,7 +181,8 @@ async def test_malformed_content_length(h: RelayHarness) -> None:
 def garbage_target(tmp_path_factory):
     """One relay for all hypothesis examples (a fresh one per example would dominate the run time)."""
 
-    from proof_messenger.relay.app import build_relay, create_app
+    from proof_messenger.relay.http import create_app
+    from proof_messenger.relay.service import build_relay
 
     from .conftest import make_config
 

@@ -91,57 +91,64 @@ def test_admin_token_from_env_is_not_in_repr(tmp_path: Path) -> None:
 def test_every_field_has_an_env_name() -> None:
     import dataclasses
 
-    for f in dataclasses.fields(Config):
-        cfg = load_config(env={"PROOF_MESSENGER_" + f.name.upper(): _sample(f.name)})
-        assert getattr(cfg, f.name) is not None
+    names = [f.name for f in dataclasses.fields(Config)]
+    assert sorted(_SAMPLES) == sorted(names)  # a new field needs a sample here
+    default = Config()
+    for name in names:
+        text, expected = _SAMPLES[name]
+        cfg = load_config(env={"PROOF_MESSENGER_" + name.upper(): text})
+        value = getattr(cfg, name)
+        assert (type(value), value) == (type(expected), expected), name
+        # the sample is not the default, so the value proves the variable was read
+        assert value != getattr(default, name), name
 
 
-def _sample(name: str) -> str:
-    return {
-        "host": "::1",
-        "port": "1",
-        "server": "granian",
-        "workers": "2",
-        "user": "u",
-        "allow_root": "true",
-        "graceful_timeout_s": "1",
-        "data_dir": "/tmp/x",
-        "redis_url": "redis://h:1/0",
-        "sqlite_synchronous": "full",
-        "admin_token": "t" * 32,
-        "admin_token_file": "/tmp/t",
-        "max_body_bytes": "100",
-        "max_batch_bytes": "100000",
-        "max_batch_count": "3",
-        "max_depth": "8",
-        "body_timeout_s": "2.5",
-        "max_age_ms": "5",
-        "max_skew_ms": "0",
-        "challenge_ttl_ms": "9",
-        "require_challenge": "yes",
-        "rate_limit_client": "5/second",
-        "rate_limit_subject": "1/hour",
-        "rate_limit_strategy": "moving-window",
-        "decision_log": "/tmp/log",
-        "log_context": "1",
-        "log_level": "debug",
-        "audit_fsync": "0",
-        "audit_origin_prefix": "relay.example",
-        "audit_node": "n1",
-        "audit_key_file": "/tmp/log.key",
-        "audit_encryption_key_file": "/tmp/audit.keys",
-        "audit_witness_file": "/tmp/witness",
-        "audit_witness_url": "https://witness.example/add-checkpoint",
-        "audit_checkpoint_interval_s": "0.5",
-        "audit_receipt": "full",
-        "audit_inclusion_proof": "true",
-        "demo": "on",
-        "demo_audience": "x",
-        "wasm_dir": "/tmp/w",
-        "webauthn_rp_id": "bank.example",
-        "webauthn_origins": "https://bank.example",
-        "webauthn_rp_name": "Bank",
-    }[name]
+# field -> (environment value, the coerced value load_config must produce)
+_SAMPLES: dict[str, tuple[str, object]] = {
+    "host": ("::1", "::1"),
+    "port": ("1", 1),
+    "server": ("granian", "granian"),
+    "workers": ("2", 2),
+    "user": ("u", "u"),
+    "allow_root": ("true", True),
+    "graceful_timeout_s": ("1", 1.0),
+    "data_dir": ("/tmp/x", Path("/tmp/x")),
+    "redis_url": ("redis://h:1/0", "redis://h:1/0"),
+    "sqlite_synchronous": ("full", "full"),
+    "admin_token": ("t" * 32, "t" * 32),
+    "admin_token_file": ("/tmp/t", Path("/tmp/t")),
+    "max_body_bytes": ("100", 100),
+    "max_batch_bytes": ("100000", 100_000),
+    "max_batch_count": ("3", 3),
+    "max_depth": ("8", 8),
+    "body_timeout_s": ("2.5", 2.5),
+    "max_age_ms": ("5", 5),
+    "max_skew_ms": ("0", 0),
+    "challenge_ttl_ms": ("9", 9),
+    "require_challenge": ("yes", True),
+    "rate_limit_client": ("5/second", "5/second"),
+    "rate_limit_subject": ("1/hour", "1/hour"),
+    "rate_limit_strategy": ("moving-window", "moving-window"),
+    "decision_log": ("/tmp/log", "/tmp/log"),
+    "log_context": ("1", True),
+    "log_level": ("debug", "debug"),
+    "audit_fsync": ("0", False),
+    "audit_origin_prefix": ("relay.example", "relay.example"),
+    "audit_node": ("n1", "n1"),
+    "audit_key_file": ("/tmp/log.key", Path("/tmp/log.key")),
+    "audit_encryption_key_file": ("/tmp/audit.keys", Path("/tmp/audit.keys")),
+    "audit_witness_file": ("/tmp/witness", Path("/tmp/witness")),
+    "audit_witness_url": ("https://witness.example/add-checkpoint", "https://witness.example/add-checkpoint"),
+    "audit_checkpoint_interval_s": ("0.5", 0.5),
+    "audit_receipt": ("full", "full"),
+    "audit_inclusion_proof": ("true", True),
+    "demo": ("on", True),
+    "demo_audience": ("x", "x"),
+    "wasm_dir": ("/tmp/w", Path("/tmp/w")),
+    "webauthn_rp_id": ("bank.example", "bank.example"),
+    "webauthn_origins": ("https://bank.example", "https://bank.example"),
+    "webauthn_rp_name": ("Bank", "Bank"),
+}
 
 
 def test_workers_collect_the_first_generation_less_often() -> None:

@@ -1,70 +1,61 @@
-"""The native relay Decision: built from the core's results in one call
-(``Decision.from_results``) exactly as the pipeline decided field by field
-before, written to the audit log byte for byte as ``make_leaf(to_record(d))``,
-and read and written from Python like a dataclass."""
+"""The relay's decisions (rust/relay/src/decision.rs through ``_core.relay``): made from the
+core's results in one call (``decide``) exactly as the field-by-field rule says, refusals
+before verification (``refuse``), receipts attached and completed, and read-only from Python."""
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 from typing import Any
 
 import proof_messenger as pm
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from proof_messenger._core import decision_entries
-from proof_messenger.auditlog import Receipt
-from proof_messenger.auditlog.entry import log_id_of, make_leaf
-from proof_messenger.relay.audit import to_record
-from proof_messenger.relay.decision import Decision
-
-from .test_native_writers import MS, TEXT
+from proof_messenger._core import relay as native
+from proof_messenger._core.relay import Decision
+from proof_messenger.relay import errors
 
 NOW = pm.now_ms()
-DETAILS = {"nonce_replayed": "this nonce was already accepted once", "other": "x"}
+FIELDS = (
+    "valid code detail audience decided_at_ms client_id subject key_id enrollment_id nonce "
+    "timestamp_ms context_digest signed_digest receipt_id algorithm context"
+).split()
+DETAIL = {
+    "nonce_replayed": "this nonce was already accepted once",
+    "counter_not_increasing": (
+        "the authenticator's signature counter did not increase (cloned authenticator or replay)"
+    ),
+}
 
 
 def _reference(
-    res: pm.VerificationResult,
-    owner: Any,
-    refusal: str | None,
-    enrolled: dict[str, list[Any]],
-) -> Decision:
-    """The pipeline's field-by-field construction before from_results (the reference)."""
+    res: pm.VerificationResult, owner: Any, refusal: str | None, enrolled: dict[str, list[Any]]
+) -> dict[str, Any]:
+    """docs/RELAY.md's rule, field by field: the core's code for a rejected proof; a refusal
+    (replay, counter) overrides an accepted one and keeps its enrollment; only an accepted
+    proof carries its context."""
+    if res.proof is None:
+        return {
+            "valid": False, "code": res.code, "detail": res.detail, "audience": owner.audience,
+            "decided_at_ms": NOW, "client_id": owner.id, "subject": None, "key_id": None,
+            "enrollment_id": None, "nonce": None, "timestamp_ms": None, "context_digest": None,
+            "signed_digest": None, "receipt_id": None, "algorithm": None, "context": None,
+        }  # fmt: skip
     if res.valid:
-        code, detail = refusal, DETAILS.get(refusal) if refusal else None
+        code, detail = refusal, DETAIL.get(refusal) if refusal else None
         enrollment = next((r.id for r in enrolled.get(res.subject or "", []) if r.key_id == res.key_id), None)
     else:
         code, detail, enrollment = res.code, res.detail, None
     ok = code is None
-    return Decision(
-        ok,
-        code,
-        detail,
-        owner.audience,
-        NOW,
-        owner.id,
-        subject=res.subject,
-        key_id=res.key_id,
-        enrollment_id=enrollment,
-        nonce=res.nonce,
-        timestamp_ms=res.timestamp_ms,
-        result=res if ok else None,
-        context_digest=res.context_digest,
-        signed_digest=res.signed_digest,
-        algorithm=res.algorithm,
-    )
-
-
-FIELDS = (
-    "valid code detail audience decided_at_ms client_id subject key_id enrollment_id nonce "
-    "timestamp_ms context_digest signed_digest receipt_id algorithm"
-).split()
+    return {
+        "valid": ok, "code": code, "detail": detail, "audience": owner.audience, "decided_at_ms": NOW,
+        "client_id": owner.id, "subject": res.subject, "key_id": res.key_id, "enrollment_id": enrollment,
+        "nonce": res.nonce, "timestamp_ms": res.timestamp_ms, "context_digest": res.context_digest,
+        "signed_digest": res.signed_digest, "receipt_id": None, "algorithm": res.algorithm,
+        "context": res.context if ok else None,
+    }  # fmt: skip
 
 
 def _fields(d: Decision) -> dict[str, Any]:
-    return {name: getattr(d, name) for name in FIELDS} | {"result": d.result is not None}
+    return {name: getattr(d, name) for name in FIELDS}
 
 
 def _results() -> tuple[list[pm.VerificationResult], dict[str, list[Any]]]:
@@ -74,7 +65,7 @@ def _results() -> tuple[list[pm.VerificationResult], dict[str, list[Any]]]:
         "alice": [SimpleNamespace(key_id=alice.verifying_key.key_id, id="key_alice")],
         "bob": [SimpleNamespace(key_id="someone-else", id="key_other")],  # no record for bob's key
     }
-    at = {"timestamp_ms": NOW}  # (NOW is fixed at import: the proofs must not be younger)
+    at = {"timestamp_ms": NOW}
     proofs = [
         pm.sign({"subject": "alice", "amount": "1"}, alice, audience="bank", **at),
         pm.sign({"subject": "bob", "amount": "2"}, bob, audience="bank", **at),
@@ -82,129 +73,102 @@ def _results() -> tuple[list[pm.VerificationResult], dict[str, list[Any]]]:
         pm.sign({"subject": "alice", "amount": "4"}, alice, audience="other", **at),  # wrong audience
         pm.sign({"subject": "alice", "amount": "5"}, alice, audience="bank", timestamp_ms=NOW - 10**7),
         pm.sign({"subject": "alice", "amount": "6"}, alice, audience="bank", **at),
+        pm.sign({"subject": "alice", "amount": "7"}, alice, audience="bank", **at),
     ]
     data = [p.to_json() for p in proofs] + [b'{"version": 1}']  # the last does not parse
     results = pm.verify_batch(data, audience="bank", resolver=lambda s: trusted.get(s, []), now_ms=NOW)
     return results, enrolled
 
 
-def test_from_results_decides_as_the_field_by_field_reference() -> None:
+def test_decide_follows_the_field_by_field_rule() -> None:
     results, enrolled = _results()
     a, b = SimpleNamespace(audience="bank", id="cli_a"), SimpleNamespace(audience="bank", id="cli_b")
-    owners = [a, a, b, a, b, b, a]
-    refused = {5: "nonce_replayed"}  # the last valid proof lost its nonce
-    made = Decision.from_results(
-        results, owners, now_ms=NOW, refused=refused, details=DETAILS, enrolled=enrolled
-    )
+    owner_of = [0, 0, 1, 0, 1, 1, 0, 0]
+    refused = {5: "nonce_replayed", 6: "counter_not_increasing"}
+    made = native.decide(results, [a, b], owner_of, now_ms=NOW, refused=refused, enrolled=enrolled)
+    owners = [a, b]
     expected = [
-        _reference(r, o, refused.get(k), enrolled)
-        for k, (r, o) in enumerate(zip(results, owners, strict=True))
+        _reference(r, owners[o], refused.get(k), enrolled)
+        for k, (r, o) in enumerate(zip(results, owner_of, strict=True))
     ]
-    assert [_fields(d) for d in made] == [_fields(d) for d in expected]
+    assert [_fields(d) for d in made] == expected
     # and the cases are the intended ones
-    assert [d.valid for d in made] == [True, True, False, False, False, False, False]
+    assert [d.valid for d in made] == [True, True, False, False, False, False, False, False]
     assert [d.code for d in made][2:] == [
         "untrusted_key",
         "audience_mismatch",
         "proof_expired",
         "nonce_replayed",
+        "counter_not_increasing",
         "missing_field",
     ]
     assert made[0].enrollment_id == "key_alice" and made[1].enrollment_id is None
-    assert made[5].detail == DETAILS["nonce_replayed"] and made[5].enrollment_id == "key_alice"
-    assert made[0].client_id == "cli_a" and made[2].client_id == "cli_b"
-    assert made[0].context_value() == {"subject": "alice", "amount": "1"}
-    assert made[5].result is None and made[5].context_value() is None
+    assert made[5].enrollment_id == "key_alice" and made[5].context is None
+    assert made[0].context == {"subject": "alice", "amount": "1"}
+    assert made[0].context_json() == b'{"amount":"1","subject":"alice"}'
 
 
-def test_from_results_refuses_mismatched_lengths() -> None:
+def test_decide_refuses_inconsistent_input() -> None:
     results, enrolled = _results()
-    with pytest.raises(TypeError):
-        Decision.from_results(results, [], now_ms=NOW, refused={}, details={}, enrolled=enrolled)
-
-
-def test_attach_receipts_sets_both_fields() -> None:
-    ds = [Decision(True, None, None, "bank", 0, "cli"), Decision(False, "x", None, "bank", 0, None)]
-    receipts = [Receipt(f"rcpt_ab_{k}", "o", k, b"h" * 32, b"{}") for k in range(2)]
-    Decision.attach_receipts(ds, receipts)
-    assert [(d.receipt_id, d.receipt) for d in ds] == [(r.receipt_id, r) for r in receipts]
-    with pytest.raises(TypeError):
-        Decision.attach_receipts(ds, receipts[:1])
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.booleans(),
-            MS,
-            st.tuples(*[TEXT] * 5),
-            st.none() | st.binary(min_size=32, max_size=32),
-            st.sampled_from([None, "Ed25519", "WebAuthn"]),
-        ),
-        min_size=1,
-        max_size=5,
-    ),
-    st.integers(min_value=0, max_value=2**53 - 10),
-)
-def test_native_decision_entries_equal_make_leaf_of_to_record(
-    rows: list[tuple[bool, int, tuple[str | None, ...], bytes | None, str | None]], first: int
-) -> None:
-    decisions = []
-    for valid, decided, (code, client, subject, key_id, audience), signed, algorithm in rows:
-        decisions.append(
-            Decision(
-                valid,
-                code,
-                "detail",
-                audience or "bank",
-                decided,
-                client,
-                subject=subject,
-                key_id=key_id,
-                signed_digest=signed,
-                algorithm=algorithm,
-            )
+    owner = SimpleNamespace(audience="bank", id="cli")
+    with pytest.raises(ValueError, match="owner_of"):
+        native.decide(results, [owner], [0], now_ms=NOW, refused={}, enrolled=enrolled)
+    with pytest.raises(ValueError, match="out of range"):
+        native.decide(results, [owner], [1] * len(results), now_ms=NOW, refused={}, enrolled=enrolled)
+    with pytest.raises(ValueError, match="refusal code"):
+        native.decide(
+            results, [owner], [0] * len(results), now_ms=NOW, refused={0: "bad_signature"}, enrolled=enrolled
         )
-    log_id = log_id_of("example.com/log")
-    expected = [make_leaf(to_record(d), index=first + k, log_id=log_id) for k, d in enumerate(decisions)]
-    assert decision_entries(decisions, first, log_id) == expected
+    with pytest.raises((TypeError, AttributeError)):
+        native.decide(results, [object()], [0] * len(results), now_ms=NOW, refused={}, enrolled=enrolled)
 
 
-def test_decision_entries_refuse_unsafe_integers() -> None:
-    # the sink then writes with make_leaf, which names the problem
+def test_refuse_before_verification() -> None:
+    owner = SimpleNamespace(audience="bank", id="cli")
+    d = native.refuse(owner, "invalid_json", "at byte 3", now_ms=7)
+    assert (d.valid, d.code, d.detail, d.audience, d.client_id, d.decided_at_ms) == (
+        False, "invalid_json", "at byte 3", "bank", "cli", 7,
+    )  # fmt: skip
+    assert (d.subject, d.key_id, d.nonce, d.algorithm, d.context) == (None, None, None, None, None)
+    key = pm.SigningKey.generate()
+    proof = pm.sign({"subject": "alice"}, key, audience="bank")
+    d = native.refuse(owner, errors.RATE_LIMITED, proof=proof, now_ms=7)
+    assert (d.code, d.detail) == ("rate_limited", "too many proofs for this subject")
+    assert (d.subject, d.key_id, d.nonce, d.algorithm) == ("alice", proof.key_id, proof.nonce, "Ed25519")
+    assert d.signed_digest == proof.signed_digest and d.context is None and not d.valid
     with pytest.raises(ValueError):
-        decision_entries([Decision(True, None, None, "bank", 2**53, None)], 0, "00")
+        native.refuse(owner, "invalid_json", now_ms=7)  # a core code has no relay detail
 
 
-def test_reads_and_writes_like_a_dataclass() -> None:
-    d = Decision(valid=True, code=None, detail=None, audience="bank", decided_at_ms=5, client_id="cli")
-    assert (d.subject, d.context, d.receipt, d.result, d.context_json()) == (None, None, None, None, None)
-    d.subject, d.context_digest, d.context = "alice", b"\x01" * 32, {"amount": "5", "n": 1}
-    d.valid, d.code = False, "expired"
-    assert (d.subject, d.valid, d.code) == ("alice", False, "expired")
-    assert d.context_digest_b64 == "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
-    assert d.context_json() == b'{"amount":"5","n":1}'
-    verdict = d.verdict()
-    assert list(verdict) == [
-        "valid",
-        "code",
-        "detail",
-        "subject",
-        "keyId",
-        "enrollmentId",
-        "audience",
-        "nonce",
-        "timestamp",
-        "context",
-        "contextDigest",
-        "receiptId",
-        "receipt",
+def test_receipts_are_attached_and_completed() -> None:
+    ds = [Decision(True, None, None, "bank", 0, "cli"), Decision(False, "x", None, "bank", 0, None)]
+    native.attach_receipts(ds, "ab", "origin", 41, [b"h" * 32, b"i" * 32], [b"{}", b"[]"])
+    assert [(d.receipt_id, d.receipt_index, d.receipt_checkpoint) for d in ds] == [
+        ("rcpt_ab_41", 41, None),
+        ("rcpt_ab_42", 42, None),
     ]
-    assert verdict["context"] == {"amount": "5", "n": 1} and verdict["receipt"] is None
-    assert json.loads(json.dumps(verdict))["contextDigest"] == d.context_digest_b64
-    assert "expired" in repr(d) and "alice" in repr(d)
-    with pytest.raises(TypeError):
-        d.valid = "yes"  # type: ignore[assignment]
-    with pytest.raises(TypeError):
-        d.context = ["not", "a", "dict"]  # type: ignore[assignment]
+    native.complete_receipts(ds, "note", 42)  # covers entry 41 only
+    assert [d.receipt_checkpoint for d in ds] == ["note", None]
+    with pytest.raises(ValueError, match="leaf_hashes"):
+        native.attach_receipts(ds, "ab", "o", 0, [b"h" * 32], [b"{}", b"[]"])
+    with pytest.raises(ValueError, match="proofs"):
+        native.complete_receipts(ds, "note", 99, [None])
+
+
+def test_refusal_codes_are_the_relays() -> None:
+    assert set(native.REFUSAL_CODES) <= set(pm.ERROR_CODES) | set(errors.SERVICE_CODES)
+    assert {errors.NONCE_REPLAYED, errors.CHALLENGE_UNKNOWN, errors.CHALLENGE_BINDING_MISMATCH} <= set(
+        native.REFUSAL_CODES
+    )
+
+
+def test_decisions_are_read_only() -> None:
+    d = Decision(True, None, None, "bank", 5, "cli", subject="alice", context={"amount": "5", "n": 1})
+    assert d.context_json() == b'{"amount":"5","n":1}' and d.context == {"amount": "5", "n": 1}
+    for name in FIELDS:
+        with pytest.raises(AttributeError):
+            setattr(d, name, None)
+    assert "alice" in repr(d) and "bank" in repr(d)
+    with pytest.raises(pm.ProofMessengerError) as bad:
+        Decision(True, None, None, "bank", 5, None, context={"x": float("nan")})
+    assert bad.value.code == "non_finite_number"

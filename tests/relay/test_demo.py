@@ -17,7 +17,7 @@ import httpx
 import proof_messenger as pm
 import pytest
 from proof_messenger.integrations import PROOF_HEADER, encode_header
-from proof_messenger.relay.demo import CSP, find_wasm_dir
+from proof_messenger.relay.http.routes.demo import CSP, find_wasm_dir
 
 from .conftest import REPO, RelayHarness, audit_entries, start_relay
 

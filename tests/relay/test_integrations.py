@@ -4,8 +4,10 @@ embedded and relay verifiers, and the example service — all with the real core
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -19,9 +21,10 @@ from proof_messenger.integrations import (
     encode_header,
     proof_required,
 )
-from proof_messenger.relay.app import build_relay, create_app
+from proof_messenger.relay.http import create_app
+from proof_messenger.relay.service import build_relay
 
-from .conftest import REPO, free_port, make_config, start_relay
+from .conftest import REPO, make_config, start_relay
 
 sys.path.insert(0, str(REPO / "examples"))
 from transfer_service import AUDIENCE, create_service
@@ -186,13 +189,19 @@ async def test_async_decorator(tmp_path: Path) -> None:
 
 
 def test_relay_verifier_unavailable_and_retries(tmp_path: Path) -> None:
-    port = free_port()  # nothing listens here
-    verifier = RelayVerifier(f"http://127.0.0.1:{port}", "pmk_x", timeout_s=0.5, retries=2, backoff_s=0.01)
-    key = pm.SigningKey.generate()
-    with pytest.raises(ProofRejected) as info:
-        verifier.verify(pm.sign(_transfer(), key, audience=AUDIENCE).to_json())
-    assert (info.value.code, info.value.status) == ("verifier_unavailable", 503)
-    verifier.close()
+    # A port held by this test (bound, never listening: connections are refused), so no
+    # other process can start listening on it meanwhile.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        verifier = RelayVerifier(
+            f"http://127.0.0.1:{port}", "pmk_x", timeout_s=0.5, retries=2, backoff_s=0.01
+        )
+        key = pm.SigningKey.generate()
+        with pytest.raises(ProofRejected) as info:
+            verifier.verify(pm.sign(_transfer(), key, audience=AUDIENCE).to_json())
+        assert (info.value.code, info.value.status) == ("verifier_unavailable", 503)
+        verifier.close()
 
 
 def test_relay_verifier_against_real_relay(tmp_path: Path) -> None:
@@ -237,38 +246,42 @@ def test_example_service_and_client_end_to_end(tmp_path: Path) -> None:
                 json={"name": "transfer-service", "audience": AUDIENCE},
                 headers=relay.admin,
             ).json()["apiKey"]
-        port = free_port()
         env = {
             "TRANSFER_SERVICE_RELAY_URL": relay.url,
             "TRANSFER_SERVICE_API_KEY": api_key,
             "PATH": "/usr/bin:/bin",
         }
-        service = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "transfer_service:app",
-                "--app-dir",
-                str(REPO / "examples"),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/api/executed", timeout=1)
-                break
-            except httpx.TransportError:
-                import time
-
-                time.sleep(0.1)
+        log = tmp_path / "service.stderr"
+        with log.open("wb") as err:
+            service = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "transfer_service:app",
+                    "--app-dir",
+                    str(REPO / "examples"),
+                    "--port",
+                    "0",  # uvicorn binds a free port and logs it: no port race
+                    "--log-level",
+                    "info",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        url = None
+        deadline = time.monotonic() + 30  # generous: only catches a service that never starts
+        while url is None:
+            text = log.read_text(errors="replace")
+            for line in text.splitlines():
+                if "Uvicorn running on http://" in line:
+                    url = line.split("Uvicorn running on ")[1].split()[0]
+            if url is None:
+                assert service.poll() is None, f"the example service exited:\n{text}"
+                assert time.monotonic() < deadline, f"the example service did not start:\n{text}"
+                time.sleep(0.05)
+        assert httpx.get(f"{url}/api/executed", timeout=10).status_code == 200
         token = relay.admin["authorization"].split()[1]
         out = subprocess.run(
             [

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import proof_messenger as pm
 from proof_messenger.relay import errors
-from proof_messenger.relay.limits import RateLimiter
-from proof_messenger.relay.replay import Claim, RedisReplayStore
+from proof_messenger.relay.stores.limits import RateLimiter
+from proof_messenger.relay.stores.replay import Claim, RedisReplayStore
 
 from .conftest import RedisServer, RelayProcess, sign, start_relay
 

@@ -4,28 +4,58 @@ with valid credentials and without (auth failures)."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import proof_messenger as pm
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from proof_messenger.relay.app import build_relay, create_app
+from proof_messenger.relay.http import create_app
+from proof_messenger.relay.service import Relay, build_relay
 
 from .conftest import make_config
 
-_DATA = Path(tempfile.mkdtemp(prefix="pm-schemathesis-"))
-_RELAY = build_relay(make_config(_DATA / "data"), announce=None)
-_CLIENT, _API_KEY = _RELAY.clients.create("schemathesis", audience="payments-api", now_ms=pm.now_ms())
-_KEY = pm.SigningKey.generate()
-_RELAY.registry.enroll("alice", _KEY.verifying_key.to_bytes(), key_id=_KEY.verifying_key.key_id, now_ms=0)
-APP = create_app(relay=_RELAY)
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Relay, str]]:
+    """One relay for the module (both tests), with a client and an enrolled key: (relay, API key)."""
+    data = tmp_path_factory.mktemp("pm-schemathesis")
+    relay = build_relay(make_config(data / "data"), announce=None)
+    try:
+        _client, api_key = relay.clients.create("schemathesis", audience="payments-api", now_ms=pm.now_ms())
+        key = pm.SigningKey.generate()
+        relay.registry.enroll(
+            "alice", key.verifying_key.to_bytes(), key_id=key.verifying_key.key_id, now_ms=0
+        )
+        yield relay, api_key
+    finally:
+        relay.close()
 
-ADMIN = {"Authorization": f"Bearer {_RELAY.admin_token}"}
-CLIENT = {"Authorization": f"Bearer {_API_KEY}"}
+
+@pytest.fixture(scope="module")
+def relay_schema(relay: tuple[Relay, str]) -> Any:
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(relay=relay[0]))
+
+
+@pytest.fixture(scope="module")
+def credentials(relay: tuple[Relay, str]) -> dict[str, dict[str, str]]:
+    """Headers for the admin API and for the client API."""
+    return {
+        "admin": {"Authorization": f"Bearer {relay[0].admin_token}"},
+        "client": {"Authorization": f"Bearer {relay[1]}"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _schemathesis_node_id(request: pytest.FixtureRequest) -> None:
+    # schemathesis 4.32's lazy loader reads and renames request.node._nodeid, which pytest 9
+    # no longer has (the node id is node._id / node.nodeid): give it the attribute it expects.
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
+
+
+schema = schemathesis.pytest.from_fixture("relay_schema")
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -35,8 +65,8 @@ def ndjson(ctx, value):  # type: ignore[no-untyped-def]
     return json.dumps(value).encode()
 
 
-def _credentials(path: str) -> dict[str, str]:
-    return ADMIN if path.startswith("/v1/admin") else CLIENT
+def _credentials(credentials: dict[str, dict[str, str]], path: str) -> dict[str, str]:
+    return credentials["admin" if path.startswith("/v1/admin") else "client"]
 
 
 # derandomize: the same examples on every run, so a CI result is reproducible.
@@ -56,8 +86,8 @@ def _excluded(case: schemathesis.Case) -> list:
 
 @schema.parametrize()
 @_SETTINGS
-def test_api_with_credentials(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=_credentials(case.path), excluded_checks=_excluded(case))
+def test_api_with_credentials(case: schemathesis.Case, credentials: dict[str, dict[str, str]]) -> None:
+    case.call_and_validate(headers=_credentials(credentials, case.path), excluded_checks=_excluded(case))
 
 
 @schema.parametrize()
@@ -67,8 +97,3 @@ def test_api_without_credentials(case: schemathesis.Case) -> None:
     secured = case.operation.definition.raw.get("security")
     if secured:
         assert response.status_code in (400, 401, 404, 405, 408, 413, 415), response.status_code
-
-
-def teardown_module() -> None:
-    _RELAY.close()
-    shutil.rmtree(_DATA, ignore_errors=True)

@@ -13,13 +13,14 @@ import proof_messenger as pm
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from proof_messenger._core import TokenBuckets
+from proof_messenger._core.relay import TokenBuckets
+from proof_messenger._core.relay import claims as native_claims
 from proof_messenger.relay import errors
-from proof_messenger.relay.clients import SqlClientStore
-from proof_messenger.relay.db import SqliteDatabase
-from proof_messenger.relay.keys import AlreadyEnrolled, SqlKeyRegistry
-from proof_messenger.relay.limits import RateLimiter
-from proof_messenger.relay.replay import Claim, SqlReplayStore, claim_key
+from proof_messenger.relay.stores.clients import SqlClientStore
+from proof_messenger.relay.stores.db import SqliteDatabase
+from proof_messenger.relay.stores.limits import RateLimiter
+from proof_messenger.relay.stores.registry import AlreadyEnrolled, SqlKeyRegistry
+from proof_messenger.relay.stores.replay import Claim, SqlReplayStore, claim_key
 
 
 @pytest.fixture
@@ -276,7 +277,6 @@ def test_sqlite_synchronous_setting(tmp_path: Path) -> None:
     assert d.query_one("PRAGMA synchronous")[0] == 2  # FULL
     assert d.query_one("PRAGMA journal_mode")[0] == "wal"
     d.close()
-    assert isinstance(d, SqliteDatabase) and sqlite3.sqlite_version_info >= (3, 24)
 
 
 def test_subject_batch_charges_in_order_and_all_or_nothing() -> None:
@@ -359,11 +359,29 @@ def test_registry_cache_sees_writes_from_other_connections(tmp_path: Path) -> No
         max_size=6,
     )
 )
-def test_native_claim_keys_equal_claim_key(pairs: list[tuple[str, str]]) -> None:
-    """Claim.keys (the hot path) computes the keys the table already holds (claim_key)."""
-    claims = [Claim(subject, "api", nonce, 1) for subject, nonce in pairs]
-    expected = b"".join(claim_key(hashlib.sha256(s.encode("utf-8")).digest(), n) for s, n in pairs)
+def test_claim_keys_are_truncated_sha256_of_scope_and_nonce(pairs: list[tuple[str, str]]) -> None:
+    """Claim.keys (the hot path) and claim_key (the migration) compute the documented key:
+    SHA-256(SHA-256(subject) || nonce), the first 16 bytes."""
+
+    def reference(subject: str, nonce: str) -> bytes:
+        scope = hashlib.sha256(subject.encode("utf-8")).digest()
+        return hashlib.sha256(scope + nonce.encode("utf-8", "surrogatepass")).digest()[:16]
+
+    claims = [Claim(subject, "api", nonce, 1) for subject, nonce in pairs if _encodable(nonce)]
+    expected = b"".join(reference(c.subject, c.nonce) for c in claims)
     assert Claim.keys(claims) == expected
+    for c in claims:
+        assert claim_key(hashlib.sha256(c.subject.encode()).digest(), c.nonce) == reference(
+            c.subject, c.nonce
+        )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def test_claims_from_results_take_accepted_proofs_only() -> None:
@@ -373,8 +391,8 @@ def test_claims_from_results_take_accepted_proofs_only() -> None:
     results = pm.verify_batch(
         [*proofs, b"{}"], audience="bank", trusted_keys=[key.verifying_key], now_ms=now, max_age_ms=60_000
     )
-    owner = types.SimpleNamespace(audience="bank")
-    claims = Claim.from_results(results, [owner] * 3, [1, 0], now_ms=now, skew_ms=30_000)
+    owner = types.SimpleNamespace(audience="bank", id="cli")
+    claims = native_claims(results, [owner], [0] * 3, [1, 0], now_ms=now, skew_ms=30_000)
     assert claims == [
         Claim("alice", "bank", proofs[1].nonce, now + 60_000 + 30_000),
         Claim("alice", "bank", proofs[0].nonce, now + 60_000 + 30_000),
@@ -382,7 +400,7 @@ def test_claims_from_results_take_accepted_proofs_only() -> None:
     assert results[0].expires_at_ms == now + 60_000
     for bad in ([2], [3]):  # not accepted; out of range
         with pytest.raises(ValueError):
-            Claim.from_results(results, [owner] * 3, bad, now_ms=now, skew_ms=0)
+            native_claims(results, [owner], [0] * 3, bad, now_ms=now, skew_ms=0)
     assert repr(claims[0]).startswith("Claim(subject='alice'") and len({claims[0], claims[0]}) == 1
 
 

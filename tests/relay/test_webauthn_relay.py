@@ -12,8 +12,8 @@ from typing import Any
 
 import proof_messenger as pm
 import pytest
-from proof_messenger.relay.db import SqliteDatabase
-from proof_messenger.relay.webauthn import WebAuthnStore, b64url_decode
+from proof_messenger.relay.stores.credentials import WebAuthnStore, b64url_decode
+from proof_messenger.relay.stores.db import SqliteDatabase
 from test_webauthn_authenticator import AUDIENCE, CONTEXT, ORIGIN, RP_ID, Authenticator, b64url
 
 from .conftest import RelayHarness
@@ -91,7 +91,7 @@ async def test_register_and_verify(wh: RelayHarness, alg: str) -> None:
     v = r.json()
     assert (v["valid"], v["code"], v["keyId"]) == (True, None, b64url(auth.credential_id)), v
     assert v["context"] == CONTEXT
-    store: WebAuthnStore = wh.app.state.webauthn
+    store: WebAuthnStore = wh.app.relay.credentials
     assert store.get(auth.credential_id).sign_count == 3  # type: ignore[union-attr]
 
 
@@ -154,7 +154,7 @@ async def test_tampered_replayed_and_counter(wh: RelayHarness, caplog: pytest.Lo
         v = (await wh.verify(proof(auth, 4), client)).json()
     assert (v["valid"], v["code"]) == (False, "counter_not_increasing")
     assert "ALERT webauthn counter_not_increasing" in caplog.text
-    store: WebAuthnStore = wh.app.state.webauthn
+    store: WebAuthnStore = wh.app.relay.credentials
     assert store.get(auth.credential_id).sign_count == 5  # type: ignore[union-attr]
 
 

@@ -1,10 +1,11 @@
 """Generate the proof-messenger v1 test vectors (run once; the output is committed).
 
-    .venv/bin/python tests/vectors/generate.py
+    .venv/bin/python tests/vectors/generate.py [--out DIR] [--force]
 
 Writes proof_v1.json, canonical_v1.json, rfc8032.json and ed25519_edge.json
-next to this file. Everything is derived from docs/PROTOCOL.md with
-independent tools only: hashlib, struct, the `rfc8785` package, PyNaCl and
+next to this file, or into DIR with --out (tests/test_vectors_generate.py
+does that and compares the output with the committed files). Everything is
+derived from docs/PROTOCOL.md with independent tools only: hashlib, struct, the `rfc8785` package, PyNaCl and
 the pure-Python Ed25519 of tests/ed25519_reference.py. proof_messenger itself
 is never imported, so the vectors check the implementation instead of
 echoing it. Expected error codes are written by hand from PROTOCOL.md
@@ -17,6 +18,7 @@ unless --force is given, so a committed vector never changes silently).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -1610,23 +1612,32 @@ def ed25519_edge() -> dict[str, Any]:
 # ---------------------------------------------------------------- main
 
 
-def write(name: str, data: dict[str, Any], force: bool) -> None:
+def write(name: str, data: dict[str, Any], force: bool, out: Path = HERE) -> None:
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-    path = HERE / name
+    path = out / name
     if path.exists() and path.read_text(encoding="utf-8") != text and not force:
         raise SystemExit(
             f"{path} exists with different content; committed vectors must not change (use --force)"
         )
     path.write_text(text, encoding="utf-8")
-    print(f"wrote {path.relative_to(HERE.parent.parent)}")
+    try:
+        shown = path.relative_to(HERE.parent.parent)
+    except ValueError:
+        shown = path
+    print(f"wrote {shown}")
 
 
-def main() -> None:
-    force = "--force" in sys.argv
-    write("rfc8032.json", rfc8032(), force)
-    write("proof_v1.json", proof_v1(), force)
-    write("canonical_v1.json", canonical_v1(), force)
-    write("ed25519_edge.json", ed25519_edge(), force)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Generate the proof-messenger v1 test vectors.")
+    parser.add_argument("--out", type=Path, default=HERE, help="output directory (default: tests/vectors)")
+    parser.add_argument("--force", action="store_true", help="overwrite files whose content differs")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    write("rfc8032.json", rfc8032(), args.force, out)
+    write("proof_v1.json", proof_v1(), args.force, out)
+    write("canonical_v1.json", canonical_v1(), args.force, out)
+    write("ed25519_edge.json", ed25519_edge(), args.force, out)
 
 
 if __name__ == "__main__":

@@ -28,17 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from proof_messenger import canonicalize
+from proof_messenger._core.relay import record_entries
 
 from .crypt import Keyring
-
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson comes with the relay extra
-    _orjson = None  # type: ignore[assignment]
 
 VERSION = 1
 Decision = Literal["accepted", "rejected"]
@@ -69,58 +65,25 @@ class AuditRecord(NamedTuple):
 
 
 def make_leaf(record: AuditRecord, *, index: int, log_id: str, keyring: Keyring | None = None) -> bytes:
-    if record.decision not in ("accepted", "rejected"):
-        raise ValueError(f"decision must be 'accepted' or 'rejected', not {record.decision!r}")
-    # Members in RFC 8785 order (all names are ASCII: code-point order), for _jcs_entry.
-    entry: dict[str, Any] = {
-        "algorithm": record.algorithm,
-        "audience": record.audience,
-        "client": record.client,
-        "decision": record.decision,
-        "index": index,
-        "keyId": record.key_id,
-        "log": log_id,
-        "reason": record.reason,
-        "receiptId": receipt_id(log_id, index),
-        "signedDigest": record.signed_digest,
-        "subject": record.subject,
-        "time": record.time_ms,
-        "v": VERSION,
-    }
-    if keyring is not None and record.context is not None:
-        aad = _jcs_entry(entry)
-        entry["sealed"] = keyring.seal(canonicalize(dict(record.context)), aad=aad)
-        entry = dict(sorted(entry.items()))
-    return _jcs_entry(entry)
+    """The entry ``index`` of the log ``log_id`` for ``record`` (RFC 8785 JSON), written by
+    the relay's one entry writer (rust/relay/src/audit_entry.rs); with a ``keyring`` the
+    record's context is sealed into it, authenticated with the rest of the entry."""
+    return make_leaves([record], first_index=index, log_id=log_id, keyring=keyring)[0]
 
 
-_SAFE_INT = 2**53
-_STR_OR_NONE = frozenset({str, type(None)})
-_INT_MEMBERS = frozenset({"index", "time", "v"})
-
-
-def _jcs_entry(entry: dict[str, Any]) -> bytes:
-    """RFC 8785 form of an entry whose members are already in canonical order.
-
-    For such a flat object of strings, safe integers and nulls, orjson's compact
-    output is byte-identical to RFC 8785 (same escapes: only quote, backslash and
-    control characters, with the short forms), and four times faster than the
-    general canonicalizer; anything else goes to the core's canonicalizer.
-    ``tests/auditlog/test_entry_fastpath.py`` checks the identity with hypothesis."""
-    ints = (entry["index"], entry["time"])
-    if (
-        _orjson is not None
-        and _STR_OR_NONE.issuperset(map(type, [v for k, v in entry.items() if k not in _INT_MEMBERS]))
-        and type(ints[0]) is int
-        and type(ints[1]) is int
-        and -_SAFE_INT < ints[0] < _SAFE_INT
-        and -_SAFE_INT < ints[1] < _SAFE_INT
-    ):
-        try:
-            return _orjson.dumps(entry)
-        except TypeError:  # e.g. a lone surrogate: the canonicalizer names the problem
-            pass
-    return canonicalize(entry)
+def make_leaves(
+    records: Sequence[AuditRecord], *, first_index: int, log_id: str, keyring: Keyring | None = None
+) -> list[bytes]:
+    """:func:`make_leaf` for consecutive entries from ``first_index`` on, in one native call
+    (two when contexts are sealed: the sealed context's additional data is the entry without it)."""
+    entries = record_entries(list(records), first_index, log_id)
+    if keyring is None or all(r.context is None for r in records):
+        return entries
+    sealed = [
+        None if r.context is None else keyring.seal(canonicalize(dict(r.context)), aad=entry)
+        for r, entry in zip(records, entries, strict=True)
+    ]
+    return record_entries(list(records), first_index, log_id, sealed)
 
 
 def parse_leaf(leaf: bytes) -> dict[str, Any] | None:

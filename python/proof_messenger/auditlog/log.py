@@ -52,11 +52,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from proof_messenger._core import audit_entries
-
 from . import merkle
 from .crypt import Keyring
-from .entry import AuditRecord, check_leaf, log_id_of, make_leaf, receipt_id
+from .entry import AuditRecord, check_leaf, log_id_of, make_leaves, receipt_id
 from .note import Checkpoint, NoteError, Signer, open_checkpoint, sign_note
 from .store import LogCorrupted, LogStore, Recovery
 from .witness import Pushed, Witness, WitnessPusher
@@ -68,7 +66,16 @@ LOCK = "LOCK"
 FORMAT = 1
 log = logging.getLogger("proof_messenger.auditlog")
 
-__all__ = ["AuditLog", "AuditRecord", "LogBusy", "LogFailed", "Receipt", "SignedCheckpoint", "open_node_log"]
+__all__ = [
+    "AppendedGroup",
+    "AuditLog",
+    "AuditRecord",
+    "LogBusy",
+    "LogFailed",
+    "Receipt",
+    "SignedCheckpoint",
+    "open_node_log",
+]
 
 
 class LogBusy(RuntimeError):
@@ -85,6 +92,14 @@ class SignedCheckpoint:
     note: str
     size: int
     root: bytes
+
+
+class AppendedGroup(NamedTuple):
+    """Consecutive entries just appended: the first one's index, their leaf hashes and bytes."""
+
+    first: int
+    leaf_hashes: list[bytes]
+    entries: list[bytes]
 
 
 class Receipt(NamedTuple):
@@ -322,45 +337,36 @@ class AuditLog:
         """Writes the records in order; they are durable only after :meth:`commit`."""
         if not records:
             return []
-        return self._append(lambda first: self._leaves(records, first))
+        return self.append_entries(
+            lambda first, log_id: make_leaves(records, first_index=first, log_id=log_id, keyring=self.keyring)
+        )
 
     def append_entries(self, write: Callable[[int, str], list[bytes]]) -> list[Receipt]:
         """Appends entries whose bytes the caller writes: ``write(first_index, log_id)``
-        returns consecutive entries from ``first_index`` on, each exactly as
-        :func:`make_leaf` writes its record (the relay's native writer, tested so).
+        returns consecutive entries from ``first_index`` on, each as :func:`make_leaf`
+        writes its record (the relay writes its decisions' entries with the same writer).
         Called under the log's lock; if it raises, nothing is appended."""
-        return self._append(lambda first: write(first, self.log_id))
+        group = self.append_group(write)
+        return [
+            Receipt(receipt_id(self.log_id, group.first + k), self.origin, group.first + k, h, leaf)
+            for k, (h, leaf) in enumerate(zip(group.leaf_hashes, group.entries, strict=True))
+        ]
 
-    def _append(self, leaves_at: Callable[[int], list[bytes]]) -> list[Receipt]:
+    def append_group(self, write: Callable[[int, str], list[bytes]]) -> AppendedGroup:
+        """:meth:`append_entries` without a :class:`Receipt` per entry: the relay attaches
+        a group's receipts to its decisions natively."""
         with self._lock:
             self._check_usable()
             first = self._store.size
-            leaves = leaves_at(first)
+            leaves = write(first, self.log_id)
             if not leaves:
-                return []
+                return AppendedGroup(first, [], [])
             try:
                 hashes = self._store.append(leaves)
             except BaseException as exc:
                 self._failed = exc
                 raise
-        return [
-            Receipt(receipt_id(self.log_id, first + k), self.origin, first + k, h, leaf)
-            for k, (h, leaf) in enumerate(zip(hashes, leaves, strict=True))
-        ]
-
-    def _leaves(self, records: Sequence[AuditRecord], first: int) -> list[bytes]:
-        """The entries' bytes: written natively for the group (``audit_entries``, the same
-        bytes as :func:`make_leaf`, tested so), unless a context is sealed or a value is
-        one the native writer refuses; then by :func:`make_leaf`, which names the problem."""
-        if all(r.context is None for r in records):
-            try:
-                return audit_entries(list(records), first, self.log_id)
-            except (ValueError, TypeError, OverflowError):
-                pass
-        return [
-            make_leaf(r, index=first + k, log_id=self.log_id, keyring=self.keyring)
-            for k, r in enumerate(records)
-        ]
+        return AppendedGroup(first, hashes, leaves)
 
     def commit(self, *, persist: bool = False) -> SignedCheckpoint:
         """Makes everything appended before the call durable and returns a

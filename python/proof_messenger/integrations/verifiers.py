@@ -1,7 +1,7 @@
 """Verifiers a Python service uses to require proofs: in process, or through a relay.
 
 Both give the same answer for the same proof: the embedded verifier *is* the
-relay's pipeline (same policy, same key registry and nonce store, same audit
+relay's engine (same policy, same key registry and nonce store, same audit
 log), minus HTTP; the relay verifier asks a running relay.
 
 >>> import proof_messenger as pm, tempfile
@@ -70,14 +70,17 @@ def _rejected(verdict: dict[str, Any]) -> ProofRejected:
 
 
 class EmbeddedVerifier:
-    """The relay pipeline in this process: same policy, stores and audit log as a relay
+    """The relay's engine in this process: same policy, stores and audit log as a relay
     with the same configuration (point ``data_dir`` at a relay's data directory and
     keys enrolled through that relay's admin API count here too; share ``redis_url``
-    and nonces are shared with every relay)."""
+    and nonces are shared with every relay). Each proof goes through the whole
+    lifecycle before :meth:`verify` returns: its audit entry is durable and its
+    decision event written (in that order), as over HTTP."""
 
     def __init__(self, config: Any, *, audience: str, name: str = "embedded") -> None:
-        from proof_messenger.relay.app import build_relay
-        from proof_messenger.relay.clients import ApiClient
+        # Imported here, not at the top: RelayVerifier's users need none of the relay's stores.
+        from proof_messenger.relay.service import build_relay
+        from proof_messenger.relay.stores.clients import ApiClient
 
         self.relay = build_relay(config, announce=None)
         self.audience = audience
@@ -89,18 +92,27 @@ class EmbeddedVerifier:
         )
 
     def verify(self, proof_json: bytes) -> VerifiedProof:
-        from proof_messenger.relay.errors import RelayError
+        from proof_messenger.relay.engine import Job
 
-        try:
-            decision = self.relay.pipeline.run([proof_json], lambda: self._client, single=True)[0]
-        except RelayError as exc:
-            raise ProofRejected(exc.code, exc.detail, 429 if exc.status == 429 else 400) from None
-        self.relay.audit.sync()
-        self.relay.audit.attach_checkpoint([decision])
-        verdict = decision.verdict()
-        if not decision.valid:
-            raise _rejected(verdict)
-        return _verified(verdict, decision.context_digest)
+        job = Job([proof_json], single=True, client=self._client)
+        self.relay.engine.run([job])
+        if job.refusal is not None:
+            status = 429 if job.refusal.code == "rate_limited" else 400
+            raise ProofRejected(job.refusal.code, job.refusal.detail, status)
+        d = job.decisions[0]
+        if not d.valid:
+            code = d.code or "invalid_proof"
+            raise ProofRejected(code, d.detail or code, 429 if code == "rate_limited" else 403)
+        return VerifiedProof(
+            subject=d.subject,
+            context=d.context or {},
+            key_id=d.key_id,
+            audience=d.audience,
+            nonce=d.nonce,
+            timestamp_ms=d.timestamp_ms,
+            receipt_id=d.receipt_id,
+            context_digest=d.context_digest,
+        )
 
     async def averify(self, proof_json: bytes) -> VerifiedProof:
         return await asyncio.to_thread(self.verify, proof_json)

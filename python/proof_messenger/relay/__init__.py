@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
-    from .app import create_app
+    from .http import create_app
 
 __all__ = ["Config", "ConfigError", "create_app", "load_config"]
 
@@ -19,7 +19,7 @@ __all__ = ["Config", "ConfigError", "create_app", "load_config"]
 def __getattr__(name: str) -> Any:
     # The app pulls in FastAPI and the crypto core; import it only when asked.
     if name == "create_app":
-        from .app import create_app
+        from .http import create_app
 
         return create_app
     raise AttributeError(name)

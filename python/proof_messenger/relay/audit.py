@@ -1,14 +1,13 @@
 """The audit seam: every decision is appended to a log and gets a receipt.
 
-:class:`AuditSink` is the interface the relay depends on. The default sink,
+:class:`AuditSink` is the interface the engine depends on. The default sink,
 :class:`MerkleAuditSink`, is the tamper-evident Merkle log of
 docs/AUDIT_LOG.md (``proof_messenger.auditlog``): one log per relay process
 under ``<data_dir>/auditlog/<node>-<slot>`` (its own Ed25519 log key,
-generated there on first start, mode 0600), group commit (one fdatasync and
-one signed checkpoint for every request that waited on it), receipts with
-the entry's index and leaf hash (``audit_receipt = "full"``: also its exact
-bytes and a signed checkpoint covering it; by default the client fetches
-those from ``GET /audit/receipts/{index}``).
+generated there on first start, mode 0600), group commit (one fdatasync for
+every request that waited on it), receipts with the entry's index and leaf
+hash (``audit_receipt = "full"``: also its exact bytes and a signed checkpoint
+covering it; by default the client fetches those from ``GET /audit/receipts/{index}``).
 Check it offline with ``proof-messenger audit verify DATA_DIR``.
 """
 
@@ -18,64 +17,40 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from proof_messenger._core import decision_entries
+from proof_messenger._core import relay as native
+from proof_messenger._core.relay import Decision
 from proof_messenger.auditlog import (
     AuditLog,
-    AuditRecord,
     FileWitness,
     HttpWitness,
     Keyring,
-    Receipt,
     SignedCheckpoint,
     open_node_log,
 )
 from proof_messenger.auditlog.witness import Witness
 
-from .decision import Decision
-
 if TYPE_CHECKING:
     from .config import Config
 
-__all__ = ["AuditSink", "MerkleAuditSink", "Receipt", "open_audit_sink", "to_record"]
+__all__ = ["AuditSink", "MerkleAuditSink", "open_audit_sink"]
 
 
 class AuditSink(Protocol):
-    """Where the relay records its decisions. The pipeline calls ``append_many``
-    once per request group (in decision order) and keeps each returned receipt
-    in its decision; the commit thread then calls ``sync`` and
-    ``attach_checkpoint`` for the group before any of its requests is answered,
-    so a receipt is only handed out once its entry is durable.
-    Implementations must be thread-safe."""
+    """Where the relay records its decisions. The engine calls ``append`` once per
+    request group (in decision order: it attaches each decision's receipt), then
+    ``sync`` and ``complete`` before any of the group's requests is answered, so a
+    receipt is only handed out once its entry is durable. Thread-safe."""
 
-    def append(self, decision: Decision) -> Receipt: ...
-    def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]: ...
+    def append(self, decisions: Sequence[Decision]) -> None: ...
     def sync(self) -> None:
         """Makes every entry appended so far durable (blocking)."""
         ...
 
-    def attach_checkpoint(self, decisions: Sequence[Decision]) -> None:
-        """After ``sync``: completes each decision's receipt with a signed checkpoint."""
+    def complete(self, decisions: Sequence[Decision]) -> None:
+        """After ``sync``: full receipts get a signed checkpoint covering their entries."""
         ...
 
     def close(self) -> None: ...
-
-
-def to_record(d: Decision, *, with_context: bool = False) -> AuditRecord:
-    """A relay decision as an audit log entry (identifiers and digests; the
-    context only when it will be sealed)."""
-    return AuditRecord(
-        time_ms=d.decided_at_ms,
-        decision="accepted" if d.valid else "rejected",
-        reason=None if d.valid else d.code,
-        audience=d.audience,
-        client=d.client_id,
-        subject=d.subject,
-        key_id=d.key_id,
-        # the core's allowlist: every proof that got as far as a key id is Ed25519
-        algorithm=d.algorithm or ("Ed25519" if d.key_id is not None else None),
-        signed_digest=None if d.signed_digest is None else d.signed_digest.hex(),
-        context=d.context_value() if with_context else None,
-    )
 
 
 class MerkleAuditSink:
@@ -85,36 +60,45 @@ class MerkleAuditSink:
         self.log = alog
         self.inclusion_proof = inclusion_proof
         self.full_receipts = full_receipts
-        self._seal = alog.keyring is not None
 
-    def append(self, decision: Decision) -> Receipt:
-        return self.append_many([decision])[0]
+    def append(self, decisions: Sequence[Decision]) -> None:
+        if not decisions:
+            return
+        group = list(decisions)
+        keyring = self.log.keyring
 
-    def append_many(self, decisions: Sequence[Decision]) -> list[Receipt]:
-        if not self._seal:
-            # The group's entries in one native call (the bytes make_leaf writes for
-            # to_record(d), tested so); a value it refuses: the Python writer names it.
-            group = list(decisions)
-            try:
-                return self.log.append_entries(lambda first, log_id: decision_entries(group, first, log_id))
-            except (ValueError, TypeError, OverflowError):
-                pass
-        return self.log.append_many([to_record(d, with_context=self._seal) for d in decisions])
+        def entries(first: int, log_id: str) -> list[bytes]:
+            unsealed = native.audit_entries(group, first, log_id)
+            if keyring is None:
+                return unsealed
+            # A sealed context is authenticated with the rest of its entry (the unsealed form).
+            sealed = [
+                None if (context := d.context_json()) is None else keyring.seal(context, aad=entry)
+                for d, entry in zip(group, unsealed, strict=True)
+            ]
+            return native.audit_entries(group, first, log_id, sealed)
+
+        appended = self.log.append_group(entries)
+        native.attach_receipts(
+            group, self.log.log_id, self.log.origin, appended.first, appended.leaf_hashes, appended.entries
+        )
 
     def sync(self) -> None:
-        self.log.sync()  # durable; the checkpoint is signed when asked for (attach_checkpoint, readers)
+        self.log.sync()  # durable; the checkpoint is signed when asked for (complete, readers)
 
-    def attach_checkpoint(self, decisions: Sequence[Decision]) -> None:
-        if not self.full_receipts:
+    def complete(self, decisions: Sequence[Decision]) -> None:
+        if not self.full_receipts or not decisions:
             return  # compact receipts: the client fetches the checkpoint (GET /audit/receipts/{index})
         cp = self.log.latest
-        for d in decisions:
-            r = d.receipt
-            if r is None or r.index >= cp.size:
-                continue
-            proof = tuple(self.log.inclusion_proof(r.index, cp.size)) if self.inclusion_proof else None
-            # (direct construction: dataclasses.replace costs ~10 µs per response on the hot path)
-            d.receipt = Receipt(r.receipt_id, r.origin, r.index, r.leaf_hash, r.entry, cp.note, proof)
+        proofs: list[list[bytes] | None] | None = None
+        if self.inclusion_proof:
+            proofs = [
+                None
+                if (i := d.receipt_index) is None or i >= cp.size
+                else self.log.inclusion_proof(i, cp.size)
+                for d in decisions
+            ]
+        native.complete_receipts(list(decisions), cp.note, cp.size, proofs)
 
     def checkpoint(self) -> SignedCheckpoint:
         """On demand: commits, persists and pushes a checkpoint to the witnesses."""

@@ -127,7 +127,8 @@ def _preload(cfg: Config) -> None:
     import uvicorn.loops.uvloop
     import uvicorn.protocols.http.httptools_impl  # noqa: F401
 
-    from . import app, demo  # noqa: F401
+    from .http import app  # noqa: F401
+    from .http.routes import demo  # noqa: F401
 
     if cfg.redis_url:
         import limits.storage.redis  # noqa: F401
@@ -154,7 +155,7 @@ def serve(cfg: Config) -> int:
 
 
 def _run_worker(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
-    from .app import create_app
+    from .http import create_app
 
     app = create_app(cfg)  # opens the stores: after the privilege drop and in the worker process
     tune_gc()

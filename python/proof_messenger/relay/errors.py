@@ -1,57 +1,43 @@
-"""The relay's HTTP-level error codes, defined once.
+"""The relay's own error codes, and :class:`Refused`: a request the relay refuses as a whole.
 
-Proof verdict codes come from the core (``proof_messenger.ERROR_CODES``); this
-module only adds what the *service* decides: authentication, rate limits,
-request shape and challenge bookkeeping. Every code is a stable snake_case
-string; docs/RELAY.md lists them.
+Proof verdict codes come from the core (``proof_messenger.ERROR_CODES``) and
+the relay crate (``proof_messenger._core.relay.REFUSAL_CODES``: replay,
+challenges, WebAuthn counters, subject rate limits); this module adds what the
+*service* decides of a request: authentication, rate limits, request shape.
+Every code is a stable snake_case string; docs/RELAY.md lists them. Status
+codes and headers are the HTTP layer's (``relay.http.errors``): the engine and
+the stores refuse with a code, a detail and, for limits, the seconds to wait.
 
->>> err = RelayError(UNAUTHORIZED, "missing bearer token")
->>> (err.status, err.code)
-(401, 'unauthorized')
+>>> err = Refused(UNAUTHORIZED, "missing bearer token")
+>>> (err.code, err.detail, err.retry_after_s)
+('unauthorized', 'missing bearer token', None)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 # --- request-level codes: returned as {"error": {"code", "detail"}} -------------
-UNAUTHORIZED = "unauthorized"  # 401: missing, unknown or revoked bearer credential
-RATE_LIMITED = "rate_limited"  # 429 (request) or a batch item's verdict (subject limit)
-UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
-REQUEST_TIMEOUT = "request_timeout"  # 408: the body did not arrive in time
-INVALID_REQUEST = "invalid_request"  # 400: a non-proof body or parameter is malformed
-BATCH_TOO_LARGE = "batch_too_large"  # 413: more proofs than max_batch_count
-NOT_FOUND = "not_found"  # 404
-METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
-ALREADY_ENROLLED = "already_enrolled"  # 409: the key is already active for the subject
-SERVICE_UNAVAILABLE = "service_unavailable"  # 503: a store (Redis, SQLite) failed
-INTERNAL_ERROR = "internal_error"  # 500: a bug; never for bad input
-# The core's code for oversized input doubles as the 413 code of the HTTP layer.
+UNAUTHORIZED = "unauthorized"  # missing, unknown or revoked bearer credential
+RATE_LIMITED = "rate_limited"  # client or subject over its limit (also a batch line's verdict)
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+REQUEST_TIMEOUT = "request_timeout"  # the body did not arrive in time
+INVALID_REQUEST = "invalid_request"  # a non-proof body or parameter is malformed
+BATCH_TOO_LARGE = "batch_too_large"  # more proofs than max_batch_count
+NOT_FOUND = "not_found"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+ALREADY_ENROLLED = "already_enrolled"  # the key or credential is already enrolled
+SERVICE_UNAVAILABLE = "service_unavailable"  # a store (Redis, SQLite, the audit log) failed
+INTERNAL_ERROR = "internal_error"  # a bug; never for bad input
+# The core's code for oversized input doubles as the relay's code for an oversized body.
 INPUT_TOO_LARGE = "input_too_large"
 
-# --- verdict codes the relay adds (a 200 verdict with valid=false) ---------------
+# --- verdict codes the relay adds (a 200 verdict with valid=false): the relay crate's
+# (proof_messenger._core.relay.REFUSAL_CODES; tests/test_error_codes.py keeps them equal)
 CHALLENGE_UNKNOWN = "challenge_unknown"  # require_challenge is on and the nonce was never issued
-CHALLENGE_BINDING_MISMATCH = (
-    "challenge_binding_mismatch"  # the challenge was issued for another subject/audience
-)
+CHALLENGE_BINDING_MISMATCH = "challenge_binding_mismatch"  # issued for another subject/audience
 CHALLENGE_EXPIRED = "challenge_expired"  # the challenge's own expiry has passed
-# nonce_replayed is a core code (shared with every binding), produced here.
+# nonce_replayed and counter_not_increasing are core codes (shared with every binding), produced here.
 NONCE_REPLAYED = "nonce_replayed"
-
-HTTP_STATUS: Mapping[str, int] = {
-    UNAUTHORIZED: 401,
-    RATE_LIMITED: 429,
-    UNSUPPORTED_MEDIA_TYPE: 415,
-    REQUEST_TIMEOUT: 408,
-    INVALID_REQUEST: 400,
-    BATCH_TOO_LARGE: 413,
-    INPUT_TOO_LARGE: 413,
-    NOT_FOUND: 404,
-    METHOD_NOT_ALLOWED: 405,
-    ALREADY_ENROLLED: 409,
-    SERVICE_UNAVAILABLE: 503,
-    INTERNAL_ERROR: 500,
-}
+COUNTER_NOT_INCREASING = "counter_not_increasing"
 
 SERVICE_CODES: tuple[str, ...] = (
     UNAUTHORIZED,
@@ -71,27 +57,13 @@ SERVICE_CODES: tuple[str, ...] = (
 )
 
 
-class RelayError(Exception):
-    """A request the relay refuses as a whole, rendered as an HTTP error.
+class Refused(Exception):
+    """The relay refuses a request as a whole: ``code`` says why, ``detail`` for people,
+    ``retry_after_s`` when waiting helps (rate limits). Core codes refuse a malformed
+    proof on the single-proof endpoint (for example ``invalid_json``)."""
 
-    ``status`` defaults from :data:`HTTP_STATUS`; core codes that reject a
-    request before any verdict (for example ``invalid_json`` on the single
-    verify endpoint) are 400.
-    """
-
-    def __init__(
-        self,
-        code: str,
-        detail: str,
-        *,
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, code: str, detail: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
-        self.status = status if status is not None else HTTP_STATUS.get(code, 400)
-        self.headers = dict(headers or {})
-
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "detail": self.detail}}
+        self.retry_after_s = retry_after_s

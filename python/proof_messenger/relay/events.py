@@ -5,12 +5,14 @@ Fields are flat and stable for a SIEM: ``ts`` (RFC 3339, UTC), ``event``,
 ``subject``, ``keyId``, ``enrollmentId``, ``audience``, ``nonce``,
 ``proofTimestamp``, ``contextDigest``, ``receiptId``,
 ``requestId``, ``remoteAddr``. Never a signature, a bearer key or an admin
-token; the verified ``context`` only when ``log_context`` is on.
+token; the verified ``context`` (its canonical JSON) only when ``log_context``
+is on. The lines are written by the relay's one line writer
+(rust/relay/src/decision_line.rs, through ``proof_messenger._core.relay``).
 
 >>> import io, logging
 >>> log = logging.getLogger("doctest.decisions"); log.setLevel(logging.INFO)
 >>> buf = io.StringIO(); log.addHandler(logging.StreamHandler(buf))
->>> from proof_messenger.relay.decision import Decision
+>>> from proof_messenger._core.relay import Decision
 >>> DecisionEvents(logger=log).emit([Decision(True, None, None, "bank", 0, "cli_1", subject="alice")])
 >>> '"outcome":"success"' in buf.getvalue() and '"subject":"alice"' in buf.getvalue()
 True
@@ -23,28 +25,11 @@ import os
 import select
 import stat
 import sys
-import time
 from collections.abc import Sequence
-from typing import Any
 
-from proof_messenger._core import decision_lines
-
-from . import jsonout
-from .decision import Decision
+from proof_messenger._core.relay import Decision, decision_lines
 
 LOGGER_NAME = "proof_messenger.decisions"
-
-
-_second_cache: tuple[int, str] = (-1, "")
-
-
-def _rfc3339(ms: int) -> str:
-    global _second_cache
-    sec = ms // 1000
-    cached = _second_cache
-    if cached[0] != sec:
-        cached = _second_cache = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
-    return f"{cached[1]}.{ms % 1000:03d}Z"
 
 
 class DecisionEvents:
@@ -58,7 +43,7 @@ class DecisionEvents:
         logger = self.logger
         if not logger.isEnabledFor(logging.INFO):
             return
-        lines = self._lines(decisions, request_id, remote_addr)
+        lines = decision_lines(list(decisions), request_id, remote_addr, with_context=self.log_context)
         handlers = logger.handlers
         if len(handlers) == 1 and type(handlers[0]) is DecisionLogHandler and not logger.filters:
             # The configured decision log: straight to its buffer (no LogRecord per line;
@@ -73,42 +58,6 @@ class DecisionEvents:
             record.__dict__.update(template)
             record.msg = line.decode("utf-8")
             logger.handle(record)
-
-    def _lines(
-        self, decisions: Sequence[Decision], request_id: str | None, remote_addr: str | None
-    ) -> list[bytes]:
-        """One encoded line per decision: written natively for the group (``decision_lines``,
-        the same bytes as encoding :meth:`_event`, tested so) unless contexts are logged or a
-        value is one the native writer refuses."""
-        if not self.log_context:
-            try:
-                return decision_lines(list(decisions), request_id, remote_addr)
-            except (ValueError, TypeError, OverflowError):
-                pass
-        return [jsonout.dumps(self._event(d, request_id, remote_addr)) for d in decisions]
-
-    def _event(self, d: Decision, request_id: str | None, remote_addr: str | None) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "ts": _rfc3339(d.decided_at_ms),
-            "event": "proof_messenger.decision",
-            "outcome": "success" if d.valid else "failure",
-            "valid": d.valid,
-            "code": d.code,
-            "client": d.client_id,
-            "subject": d.subject,
-            "keyId": d.key_id,
-            "enrollmentId": d.enrollment_id,
-            "audience": d.audience,
-            "nonce": d.nonce,
-            "proofTimestamp": d.timestamp_ms,
-            "contextDigest": d.context_digest_b64,
-            "receiptId": d.receipt_id,
-            "requestId": request_id,
-            "remoteAddr": remote_addr,
-        }
-        if self.log_context and (context := d.context_value()) is not None:
-            event["context"] = context
-        return event
 
     def flush(self) -> None:
         """Writes out what :meth:`emit` queued (the pipeline calls it once per request group)."""

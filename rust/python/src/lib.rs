@@ -11,27 +11,22 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod convert;
-mod decision;
 mod error;
 mod keys;
 mod merkle;
-mod nonces;
 mod proof;
-mod ratelimit;
-mod render;
+mod relay;
 mod verify;
 mod webauthn;
 
 use proof_messenger_core::json::{Limits, Numbers, Value};
+use proof_messenger_core::verify::{DEFAULT_MAX_AGE_MS, DEFAULT_MAX_SKEW_MS};
 use proof_messenger_core::{canonical, digest, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::convert::to_value;
 use crate::error::to_py_err;
-
-/// The default nesting limit of contexts (the `max_depth` arguments' default).
-pub(crate) const DEFAULT_MAX_DEPTH: usize = 32;
 
 pub(crate) fn canonical_bytes(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<Vec<u8>> {
     let value: Value = to_value(obj, max_depth).map_err(|e| to_py_err(py, &e))?;
@@ -40,7 +35,7 @@ pub(crate) fn canonical_bytes(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth:
 
 /// RFC 8785 canonical JSON of a Python value.
 #[pyfunction]
-#[pyo3(signature = (obj, *, max_depth = 32))]
+#[pyo3(signature = (obj, *, max_depth = Limits::DEFAULT.max_depth))]
 fn canonicalize<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
     Ok(PyBytes::new(py, &canonical_bytes(py, obj, max_depth)?))
 }
@@ -50,7 +45,7 @@ fn canonicalize<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, max_depth: usize)
 /// `exact_numbers=False` rounds number literals to the nearest double as plain
 /// RFC 8785 does, instead of rejecting them with `inexact_number`.
 #[pyfunction]
-#[pyo3(signature = (data, *, max_bytes = 65_536, max_depth = 32, exact_numbers = true))]
+#[pyo3(signature = (data, *, max_bytes = Limits::DEFAULT.max_bytes, max_depth = Limits::DEFAULT.max_depth, exact_numbers = true))]
 fn canonicalize_json<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -68,14 +63,14 @@ fn canonicalize_json<'py>(
 
 /// SHA-256 of the canonical form of a context.
 #[pyfunction]
-#[pyo3(signature = (obj, *, max_depth = 32))]
+#[pyo3(signature = (obj, *, max_depth = Limits::DEFAULT.max_depth))]
 fn context_digest<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, max_depth: usize) -> PyResult<Bound<'py, PyBytes>> {
     Ok(PyBytes::new(py, &digest::context_digest(&canonical_bytes(py, obj, max_depth)?)))
 }
 
 /// The human-comparable fingerprint of a context.
 #[pyfunction]
-#[pyo3(signature = (obj, *, max_depth = 32))]
+#[pyo3(signature = (obj, *, max_depth = Limits::DEFAULT.max_depth))]
 fn fingerprint(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<String> {
     Ok(digest::fingerprint(&digest::context_digest(&canonical_bytes(py, obj, max_depth)?)))
 }
@@ -86,23 +81,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::VerifyingKey>()?;
     m.add_class::<proof::Proof>()?;
     m.add_class::<verify::VerificationResult>()?;
+    m.add_class::<verify::Verifier>()?;
+    m.add_class::<verify::PyLimits>()?;
+    m.add_class::<verify::PyRelyingParty>()?;
     m.add_class::<webauthn::WebAuthnCredential>()?;
     m.add_class::<webauthn::Registration>()?;
-    m.add_class::<ratelimit::TokenBuckets>()?;
-    m.add_class::<nonces::NonceIndex>()?;
-    m.add_class::<nonces::Claim>()?;
-    m.add_class::<decision::Decision>()?;
     m.add_function(wrap_pyfunction!(webauthn::verify_registration, m)?)?;
     m.add_function(wrap_pyfunction!(proof::sign, m)?)?;
     m.add_function(wrap_pyfunction!(proof::parse_proofs, m)?)?;
-    m.add_function(wrap_pyfunction!(merkle::merkle_extend, m)?)?;
-    m.add_function(wrap_pyfunction!(render::audit_entries, m)?)?;
-    m.add_function(wrap_pyfunction!(render::decision_entries, m)?)?;
-    m.add_function(wrap_pyfunction!(render::decision_lines, m)?)?;
-    m.add_function(wrap_pyfunction!(render::verdicts, m)?)?;
-    m.add_function(wrap_pyfunction!(render::verdicts_body, m)?)?;
-    m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
-    m.add_function(wrap_pyfunction!(verify::verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize_json, m)?)?;
     m.add_function(wrap_pyfunction!(context_digest, m)?)?;
@@ -110,5 +96,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     m.add("ERROR_CODES", pyo3::types::PyTuple::new(m.py(), codes)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The defaults every keyword and setting of the package takes (core constants).
+    m.add("DEFAULT_MAX_AGE_MS", DEFAULT_MAX_AGE_MS)?;
+    m.add("DEFAULT_MAX_SKEW_MS", DEFAULT_MAX_SKEW_MS)?;
+    m.add("DEFAULT_MAX_BYTES", Limits::DEFAULT.max_bytes)?;
+    m.add("DEFAULT_MAX_DEPTH", Limits::DEFAULT.max_depth)?;
+    merkle::register(m)?;
+    relay::register(m)?;
     Ok(())
 }

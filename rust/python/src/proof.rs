@@ -26,7 +26,7 @@ pub struct Proof {
 impl Proof {
     /// Parses proof JSON (bytes or str) under the size and depth limits.
     #[staticmethod]
-    #[pyo3(signature = (data, *, max_bytes = 65_536, max_depth = 32))]
+    #[pyo3(signature = (data, *, max_bytes = Limits::DEFAULT.max_bytes, max_depth = Limits::DEFAULT.max_depth))]
     fn from_json(py: Python<'_>, data: &Bound<'_, PyAny>, max_bytes: usize, max_depth: usize) -> PyResult<Proof> {
         let bytes = input_bytes(data).map_err(|e| to_py_err(py, &e))?;
         let limits = Limits { max_bytes, max_depth };
@@ -141,7 +141,7 @@ impl Proof {
 /// item (bytes or str), the `Proof` or the `ProofMessengerError` that
 /// `Proof.from_json` would raise. The relay parses a request group with one call.
 #[pyfunction]
-#[pyo3(signature = (items, *, max_bytes = 65_536, max_depth = 32))]
+#[pyo3(signature = (items, *, max_bytes = Limits::DEFAULT.max_bytes, max_depth = Limits::DEFAULT.max_depth))]
 pub fn parse_proofs<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,
@@ -188,7 +188,7 @@ pub fn input_bytes(data: &Bound<'_, PyAny>) -> Result<Vec<u8>, Error> {
 
 /// Signs a context for an audience (the Python wrapper supplies the clock).
 #[pyfunction]
-#[pyo3(signature = (context, key, *, audience, timestamp_ms, nonce = None, max_bytes = 65_536, max_depth = 32))]
+#[pyo3(signature = (context, key, *, audience, timestamp_ms, nonce = None, max_bytes = Limits::DEFAULT.max_bytes, max_depth = Limits::DEFAULT.max_depth))]
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
     py: Python<'_>,

@@ -7,7 +7,7 @@ use proof_messenger_core::batch::{verify_batch_with, Item};
 use proof_messenger_core::ed25519::PublicKey;
 use proof_messenger_core::json::Limits;
 use proof_messenger_core::proof::AnyProof;
-use proof_messenger_core::verify::{verify_with, Policy, Trusted, Verified};
+use proof_messenger_core::verify::{verify_with, Policy, Trusted, Verified, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_SKEW_MS};
 use proof_messenger_core::webauthn::{AuthenticatorState, Credential, RelyingParty};
 use proof_messenger_core::{Error, ErrorCode};
 use pyo3::exceptions::PyTypeError;
@@ -170,8 +170,12 @@ impl VerificationResult {
         self.expires_at_ms
     }
     /// The proof, when it parsed.
-    pub(crate) fn parsed(&self) -> Option<&AnyProof> {
-        self.proof.as_deref()
+    pub(crate) fn proof_arc(&self) -> Option<&Arc<AnyProof>> {
+        self.proof.as_ref()
+    }
+    /// The core's verdict.
+    pub(crate) fn verdict(&self) -> Result<(), &Error> {
+        self.error.as_ref().map_or(Ok(()), Err)
     }
     /// The verified context as a new dict, only when valid.
     pub(crate) fn context_dict<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -297,22 +301,6 @@ fn trust<'py>(trusted_keys: Option<&Bound<'py, PyAny>>, resolver: Option<Bound<'
     }
 }
 
-/// The WebAuthn policy of the keywords; None when `rp_id=` is not given.
-fn webauthn_policy(
-    rp_id: Option<String>,
-    origins: Option<&Bound<'_, PyAny>>,
-    require_user_verification: bool,
-    allow_cross_origin: bool,
-) -> PyResult<Option<RelyingParty>> {
-    match (rp_id, origins) {
-        (None, None) => Ok(None),
-        (Some(rp_id), Some(origins)) => {
-            relying_party(rp_id, origins, require_user_verification, allow_cross_origin).map(Some)
-        }
-        _ => Err(PyTypeError::new_err("WebAuthn proofs need both rp_id= and origins=")),
-    }
-}
-
 /// Asks the resolver once per distinct subject (with the GIL held).
 fn resolve<'a>(
     resolver: &Bound<'_, PyAny>,
@@ -343,123 +331,257 @@ fn result(outcome: Result<Verified, Error>, proof: Option<Arc<AnyProof>>, policy
     VerificationResult { error, proof, expires_at_ms, authenticator }
 }
 
-/// Verifies one proof. The Python wrapper supplies `now_ms` from the clock.
-#[pyfunction]
-#[pyo3(signature = (proof, *, audience, now_ms, trusted_keys = None, resolver = None, max_age_ms = 300_000, max_skew_ms = 30_000, max_bytes = 65_536, max_depth = 32, rp_id = None, origins = None, require_user_verification = true, allow_cross_origin = false))]
-#[allow(clippy::too_many_arguments)]
-pub fn verify<'py>(
-    py: Python<'py>,
-    proof: &Bound<'py, PyAny>,
-    audience: String,
-    now_ms: u64,
-    trusted_keys: Option<&Bound<'py, PyAny>>,
-    resolver: Option<Bound<'py, PyAny>>,
-    max_age_ms: u64,
-    max_skew_ms: u64,
-    max_bytes: usize,
-    max_depth: usize,
-    rp_id: Option<String>,
-    origins: Option<&Bound<'py, PyAny>>,
-    require_user_verification: bool,
-    allow_cross_origin: bool,
-) -> PyResult<VerificationResult> {
-    let trust = trust(trusted_keys, resolver)?;
-    let relying_party = webauthn_policy(rp_id, origins, require_user_verification, allow_cross_origin)?;
-    let policy = Policy { audience, now_ms, max_age_ms, max_skew_ms };
-    let limits = Limits { max_bytes, max_depth };
-    let input = gather(proof, max_depth);
-    let parsed = py.detach(|| parse(input, &limits));
-    let proof = match parsed {
-        Ok(p) => p,
-        Err(e) => return Ok(result(Err(e), None, &policy)),
-    };
-    let rp = relying_party.as_ref();
-    let outcome = match &trust {
-        Trust::Fixed(fixed) => py.detach(|| verify_with(&proof, fixed.trusted_for(&proof), &policy, rp)),
-        Trust::Resolver(resolver) => match proof.envelope().subject() {
-            None => Err(missing_subject()),
-            Some(subject) => {
-                let resolved = TrustSet::from_python(&resolver.call1((subject,))?)?;
-                py.detach(|| verify_with(&proof, resolved.trusted_for(&proof), &policy, rp))
-            }
-        },
-    };
-    Ok(result(outcome, Some(proof), &policy))
+/// Size and nesting limits of proof input (`pm.Limits`).
+#[pyclass(frozen, module = "proof_messenger", name = "Limits")]
+#[derive(Clone, Copy)]
+pub struct PyLimits {
+    pub(crate) inner: Limits,
 }
 
-/// Verifies many proofs on all cores; one result per proof, in order.
-#[pyfunction]
-#[pyo3(signature = (proofs, *, audience, now_ms, trusted_keys = None, resolver = None, max_age_ms = 300_000, max_skew_ms = 30_000, max_bytes = 65_536, max_depth = 32, rp_id = None, origins = None, require_user_verification = true, allow_cross_origin = false))]
-#[allow(clippy::too_many_arguments)]
-pub fn verify_batch<'py>(
-    py: Python<'py>,
-    proofs: &Bound<'py, PyAny>,
+#[pymethods]
+impl PyLimits {
+    #[new]
+    #[pyo3(signature = (*, max_bytes = Limits::DEFAULT.max_bytes, max_depth = Limits::DEFAULT.max_depth))]
+    fn new(max_bytes: usize, max_depth: usize) -> Self {
+        PyLimits { inner: Limits { max_bytes, max_depth } }
+    }
+    /// The largest proof, in bytes.
+    #[getter]
+    fn max_bytes(&self) -> usize {
+        self.inner.max_bytes
+    }
+    /// The deepest nesting of arrays and objects.
+    #[getter]
+    fn max_depth(&self) -> usize {
+        self.inner.max_depth
+    }
+    fn __repr__(&self) -> String {
+        format!("Limits(max_bytes={}, max_depth={})", self.inner.max_bytes, self.inner.max_depth)
+    }
+}
+
+/// A WebAuthn relying party's policy (`pm.RelyingParty`): its RP id, the
+/// exact origins allowed, and whether user verification is required.
+#[pyclass(frozen, module = "proof_messenger", name = "RelyingParty")]
+pub struct PyRelyingParty {
+    pub(crate) inner: RelyingParty,
+}
+
+#[pymethods]
+impl PyRelyingParty {
+    #[new]
+    #[pyo3(signature = (rp_id, origins, *, require_user_verification = true, allow_cross_origin = false))]
+    fn new(
+        rp_id: String,
+        origins: &Bound<'_, PyAny>,
+        require_user_verification: bool,
+        allow_cross_origin: bool,
+    ) -> PyResult<Self> {
+        Ok(PyRelyingParty { inner: relying_party(rp_id, origins, require_user_verification, allow_cross_origin)? })
+    }
+    #[getter]
+    fn rp_id(&self) -> &str {
+        &self.inner.rp_id
+    }
+    #[getter]
+    fn origins(&self) -> Vec<String> {
+        self.inner.origins.clone()
+    }
+    #[getter]
+    fn require_user_verification(&self) -> bool {
+        self.inner.require_user_verification
+    }
+    #[getter]
+    fn allow_cross_origin(&self) -> bool {
+        self.inner.allow_cross_origin
+    }
+    fn __repr__(&self) -> String {
+        format!("RelyingParty(rp_id={:?}, origins={:?})", self.inner.rp_id, self.inner.origins)
+    }
+}
+
+/// A configured verifier: the audience, freshness, input limits and WebAuthn
+/// policy are set once; `verify` and `verify_batch` take the proofs, the
+/// trusted keys (or a resolver) and, optionally, the time.
+#[pyclass(frozen, module = "proof_messenger")]
+pub struct Verifier {
     audience: String,
-    now_ms: u64,
-    trusted_keys: Option<&Bound<'py, PyAny>>,
-    resolver: Option<Bound<'py, PyAny>>,
     max_age_ms: u64,
     max_skew_ms: u64,
-    max_bytes: usize,
-    max_depth: usize,
-    rp_id: Option<String>,
-    origins: Option<&Bound<'py, PyAny>>,
-    require_user_verification: bool,
-    allow_cross_origin: bool,
-) -> PyResult<Vec<VerificationResult>> {
-    let trust = trust(trusted_keys, resolver)?;
-    let relying_party = webauthn_policy(rp_id, origins, require_user_verification, allow_cross_origin)?;
-    let policy = Policy { audience, now_ms, max_age_ms, max_skew_ms };
-    let limits = Limits { max_bytes, max_depth };
-    let inputs: Vec<Input> = proofs.try_iter()?.map(|p| p.map(|p| gather(&p, max_depth))).collect::<PyResult<_>>()?;
-    let parsed: Vec<Result<Arc<AnyProof>, Error>> =
-        py.detach(|| inputs.into_par_iter().map(|input| parse(input, &limits)).collect());
+    limits: Limits,
+    relying_party: Option<RelyingParty>,
+}
 
-    let (fixed, resolved): (Option<&TrustSet>, Option<HashMap<&str, TrustSet>>) = match &trust {
-        Trust::Fixed(set) => (Some(set), None),
-        Trust::Resolver(resolver) => (None, Some(resolve(resolver, &parsed)?)),
-    };
-    let empty = TrustSet::default();
-    let outcomes: Vec<Result<Verified, Error>> = py.detach(|| {
-        // Items that failed before verification keep their error; the rest are batched.
-        let mut outcomes: Vec<Option<Result<Verified, Error>>> = Vec::with_capacity(parsed.len());
-        let mut items: Vec<Item<'_>> = Vec::with_capacity(parsed.len());
-        let mut slots: Vec<usize> = Vec::with_capacity(parsed.len());
-        for (index, proof) in parsed.iter().enumerate() {
-            let proof = match proof {
-                Ok(p) => p,
-                Err(e) => {
-                    outcomes.push(Some(Err(e.clone())));
-                    continue;
-                }
-            };
-            let trusted: Result<&TrustSet, Error> = match (&fixed, &resolved) {
-                (Some(set), _) => Ok(set),
-                (None, Some(resolved)) => match proof.envelope().subject() {
-                    None => Err(missing_subject()),
-                    Some(subject) => Ok(resolved.get(subject).unwrap_or(&empty)),
-                },
-                (None, None) => Ok(&empty),
-            };
-            match trusted {
-                Ok(set) => {
-                    items.push(Item { proof, trusted: set.trusted_for(proof) });
-                    slots.push(index);
-                    outcomes.push(None);
-                }
-                Err(e) => outcomes.push(Some(Err(e))),
-            }
+/// The current time, Unix ms, when the caller injects none.
+fn clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[pymethods]
+impl Verifier {
+    #[new]
+    #[pyo3(signature = (audience, *, max_age_ms = DEFAULT_MAX_AGE_MS, max_skew_ms = DEFAULT_MAX_SKEW_MS, limits = None, webauthn = None))]
+    fn new(
+        audience: String,
+        max_age_ms: u64,
+        max_skew_ms: u64,
+        limits: Option<PyLimits>,
+        webauthn: Option<PyRef<'_, PyRelyingParty>>,
+    ) -> Self {
+        Verifier {
+            audience,
+            max_age_ms,
+            max_skew_ms,
+            limits: limits.map_or(Limits::DEFAULT, |l| l.inner),
+            relying_party: webauthn.map(|rp| rp.inner.clone()),
         }
-        for (slot, verdict) in slots.into_iter().zip(verify_batch_with(&items, &policy, relying_party.as_ref())) {
-            if let Some(entry) = outcomes.get_mut(slot) {
-                *entry = Some(verdict);
+    }
+
+    #[getter]
+    fn audience(&self) -> &str {
+        &self.audience
+    }
+    #[getter]
+    fn max_age_ms(&self) -> u64 {
+        self.max_age_ms
+    }
+    #[getter]
+    fn max_skew_ms(&self) -> u64 {
+        self.max_skew_ms
+    }
+    #[getter]
+    fn limits(&self) -> PyLimits {
+        PyLimits { inner: self.limits }
+    }
+    #[getter]
+    fn webauthn(&self) -> Option<PyRelyingParty> {
+        self.relying_party.clone().map(|inner| PyRelyingParty { inner })
+    }
+
+    /// Verifies one proof; never raises for a bad proof, returns its reason.
+    #[pyo3(signature = (proof, *, trusted_keys = None, resolver = None, now_ms = None))]
+    fn verify<'py>(
+        &self,
+        py: Python<'py>,
+        proof: &Bound<'py, PyAny>,
+        trusted_keys: Option<&Bound<'py, PyAny>>,
+        resolver: Option<Bound<'py, PyAny>>,
+        now_ms: Option<u64>,
+    ) -> PyResult<VerificationResult> {
+        let trust = trust(trusted_keys, resolver)?;
+        let policy = self.policy(now_ms);
+        let input = gather(proof, self.limits.max_depth);
+        let parsed = py.detach(|| parse(input, &self.limits));
+        let proof = match parsed {
+            Ok(p) => p,
+            Err(e) => return Ok(result(Err(e), None, &policy)),
+        };
+        let rp = self.relying_party.as_ref();
+        let outcome = match &trust {
+            Trust::Fixed(fixed) => py.detach(|| verify_with(&proof, fixed.trusted_for(&proof), &policy, rp)),
+            Trust::Resolver(resolver) => match proof.envelope().subject() {
+                None => Err(missing_subject()),
+                Some(subject) => {
+                    let resolved = TrustSet::from_python(&resolver.call1((subject,))?)?;
+                    py.detach(|| verify_with(&proof, resolved.trusted_for(&proof), &policy, rp))
+                }
+            },
+        };
+        Ok(result(outcome, Some(proof), &policy))
+    }
+
+    /// Verifies many proofs on all cores; one result per proof, in order, each
+    /// what `verify` gives for it. The resolver is asked once per distinct subject.
+    #[pyo3(signature = (proofs, *, trusted_keys = None, resolver = None, now_ms = None))]
+    fn verify_batch<'py>(
+        &self,
+        py: Python<'py>,
+        proofs: &Bound<'py, PyAny>,
+        trusted_keys: Option<&Bound<'py, PyAny>>,
+        resolver: Option<Bound<'py, PyAny>>,
+        now_ms: Option<u64>,
+    ) -> PyResult<Vec<VerificationResult>> {
+        let trust = trust(trusted_keys, resolver)?;
+        let policy = self.policy(now_ms);
+        let limits = self.limits;
+        let max_depth = limits.max_depth;
+        let inputs: Vec<Input> =
+            proofs.try_iter()?.map(|p| p.map(|p| gather(&p, max_depth))).collect::<PyResult<_>>()?;
+        let parsed: Vec<Result<Arc<AnyProof>, Error>> =
+            py.detach(|| inputs.into_par_iter().map(|input| parse(input, &limits)).collect());
+
+        let (fixed, resolved): (Option<&TrustSet>, Option<HashMap<&str, TrustSet>>) = match &trust {
+            Trust::Fixed(set) => (Some(set), None),
+            Trust::Resolver(resolver) => (None, Some(resolve(resolver, &parsed)?)),
+        };
+        let empty = TrustSet::default();
+        let relying_party = self.relying_party.as_ref();
+        let outcomes: Vec<Result<Verified, Error>> = py.detach(|| {
+            // Items that failed before verification keep their error; the rest are batched.
+            let mut outcomes: Vec<Option<Result<Verified, Error>>> = Vec::with_capacity(parsed.len());
+            let mut items: Vec<Item<'_>> = Vec::with_capacity(parsed.len());
+            let mut slots: Vec<usize> = Vec::with_capacity(parsed.len());
+            for (index, proof) in parsed.iter().enumerate() {
+                let proof = match proof {
+                    Ok(p) => p,
+                    Err(e) => {
+                        outcomes.push(Some(Err(e.clone())));
+                        continue;
+                    }
+                };
+                let trusted: Result<&TrustSet, Error> = match (&fixed, &resolved) {
+                    (Some(set), _) => Ok(set),
+                    (None, Some(resolved)) => match proof.envelope().subject() {
+                        None => Err(missing_subject()),
+                        Some(subject) => Ok(resolved.get(subject).unwrap_or(&empty)),
+                    },
+                    (None, None) => Ok(&empty),
+                };
+                match trusted {
+                    Ok(set) => {
+                        items.push(Item { proof, trusted: set.trusted_for(proof) });
+                        slots.push(index);
+                        outcomes.push(None);
+                    }
+                    Err(e) => outcomes.push(Some(Err(e))),
+                }
             }
+            for (slot, verdict) in slots.into_iter().zip(verify_batch_with(&items, &policy, relying_party)) {
+                if let Some(entry) = outcomes.get_mut(slot) {
+                    *entry = Some(verdict);
+                }
+            }
+            outcomes
+                .into_iter()
+                .map(|o| o.unwrap_or_else(|| Err(Error::new(ErrorCode::BadSignature, "not verified"))))
+                .collect()
+        });
+        drop(resolved);
+        Ok(parsed.into_iter().zip(outcomes).map(|(proof, outcome)| result(outcome, proof.ok(), &policy)).collect())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Verifier(audience={:?}, max_age_ms={}, max_skew_ms={}, limits=Limits(max_bytes={}, max_depth={}), webauthn={})",
+            self.audience,
+            self.max_age_ms,
+            self.max_skew_ms,
+            self.limits.max_bytes,
+            self.limits.max_depth,
+            self.relying_party.as_ref().map_or("None".to_owned(), |rp| format!("RelyingParty(rp_id={:?})", rp.rp_id)),
+        )
+    }
+}
+
+impl Verifier {
+    fn policy(&self, now_ms: Option<u64>) -> Policy {
+        Policy {
+            audience: self.audience.clone(),
+            now_ms: now_ms.unwrap_or_else(clock_ms),
+            max_age_ms: self.max_age_ms,
+            max_skew_ms: self.max_skew_ms,
         }
-        outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(Error::new(ErrorCode::BadSignature, "not verified"))))
-            .collect()
-    });
-    drop(resolved);
-    Ok(parsed.into_iter().zip(outcomes).map(|(proof, outcome)| result(outcome, proof.ok(), &policy)).collect())
+    }
 }

@@ -1,0 +1,332 @@
+"""The engine: one group lifecycle for every proof the relay verifies.
+
+    prepare   parse every proof (core, one call, GIL released); authenticate each
+              job's client; charge the client and subject rate limits
+    verify    the keys enrolled *now* for each subject (registry) and the WebAuthn
+              credentials go to the core, which decides key, audience, freshness and
+              signature for the whole group (``Verifier.verify_batch``, all cores)
+    record    WebAuthn counters; nonces of the accepted proofs consumed atomically;
+              the decisions (rust/relay); their audit entries appended, receipts attached
+    commit    the audit log made durable (one fsync for the group)
+    publish   the decision events and metrics (only now: a logged decision is always
+              in the audit log)
+    answer    each job's verdicts written (rust/relay), or its refusal kept
+
+The engine decides nothing the core decides: it hands the core the trusted keys
+and the policy, and keeps what is the service's: who may ask, how often,
+whether a nonce was seen before. A :class:`Job` is one request; a group's jobs
+share each step (one parse, one registry query, one ``verify_batch`` per
+audience, one nonce transaction, one audit append and fsync) while each keeps
+its own client, limits, refusal and verdicts. A refusal is a code, a detail
+and maybe a wait (:class:`~proof_messenger.relay.errors.Refused`); HTTP status
+codes are the HTTP layer's.
+
+:meth:`Engine.run` runs the six steps in order (the embedded verifier);
+:class:`~proof_messenger.relay.engine.runner.GroupRunner` runs the same steps
+in the same order for concurrent HTTP requests, overlapping groups in threads.
+Store failures raise out of a step and fail the group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import proof_messenger as pm
+from proof_messenger._core import relay as native
+from proof_messenger._core.relay import Decision
+
+from .. import errors
+from ..audit import AuditSink
+from ..errors import Refused
+from ..events import DecisionEvents
+from ..metrics import RelayMetrics
+from ..stores.clients import ApiClient, ClientStore
+from ..stores.credentials import WebAuthnStore
+from ..stores.limits import RateLimiter
+from ..stores.registry import KeyRecord, KeyRegistry
+from ..stores.replay import ReplayStore
+from .counters import store_counters
+from .job import Job
+from .trust import ParsedKeys, TrustedKey, webauthn_credentials
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the relay requires of every proof, besides trust (the registry's)."""
+
+    max_age_ms: int = pm.DEFAULT_MAX_AGE_MS
+    max_skew_ms: int = pm.DEFAULT_MAX_SKEW_MS
+    max_proof_bytes: int = pm.DEFAULT_MAX_BYTES
+    max_depth: int = pm.DEFAULT_MAX_DEPTH
+    require_challenge: bool = False
+    full_receipts: bool = False  # verdicts carry the entry and a checkpoint (audit_receipt = "full")
+    webauthn: pm.RelyingParty | None = None  # None: WebAuthn proofs are unsupported_algorithm
+
+
+@dataclass(eq=False, slots=True)
+class Group:
+    """A group of jobs between the steps: per job, its decisions so far (None where the
+    core's verdict decides), and the proofs that reached the core with their results."""
+
+    jobs: Sequence[Job]
+    now: int
+    decisions: list[list[Decision | None]] = field(default_factory=list)
+    pending: list[tuple[int, int, pm.Proof]] = field(default_factory=list)  # (job, item, proof)
+    owners: list[ApiClient] = field(default_factory=list)  # the distinct clients of `pending`
+    owner_of: list[int] = field(default_factory=list)  # per pending proof: its client in `owners`
+    enrolled: dict[str, list[KeyRecord]] = field(default_factory=dict)
+    results: list[pm.VerificationResult] = field(default_factory=list)
+    done: list[Decision] = field(default_factory=list)  # the decisions of the unrefused jobs, in order
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        registry: KeyRegistry,
+        clients: ClientStore,
+        replay: ReplayStore,
+        audit: AuditSink,
+        events: DecisionEvents,
+        policy: Policy = Policy(),
+        limiter: RateLimiter | None = None,
+        metrics: RelayMetrics | None = None,
+        credentials: WebAuthnStore | None = None,
+        clock: Callable[[], int] = pm.now_ms,
+    ) -> None:
+        self.registry = registry
+        self.clients = clients
+        self.replay = replay
+        self.audit = audit
+        self.events = events
+        self.policy = policy
+        self.limiter = limiter
+        self.metrics = metrics
+        self.credentials = credentials if policy.webauthn is not None else None
+        self.clock = clock
+        self._keys = ParsedKeys()
+        self._verifiers: dict[str, pm.Verifier] = {}
+        self._limits = pm.Limits(max_bytes=policy.max_proof_bytes, max_depth=policy.max_depth)
+
+    # -- the lifecycle ---------------------------------------------------------------
+
+    def run(self, jobs: Sequence[Job]) -> None:
+        """Every step for one group, in order, in this thread."""
+        group = self.prepare(jobs)
+        self.verify(group)
+        self.record(group)
+        self.commit(group)
+        self.publish(group)
+        self.answer(group)
+
+    def prepare(self, jobs: Sequence[Job]) -> Group:
+        """Parse, authenticate, rate limits. Reads stores and writes none (rate-limit
+        counters aside), so the relay prepares the next group while the last records."""
+        group = Group(jobs, self.clock())
+        policy = self.policy
+        flat = pm.parse_proofs(
+            [data for job in jobs for data in job.bodies],
+            max_bytes=policy.max_proof_bytes,
+            max_depth=policy.max_depth,
+        )
+        parsed: list[list[pm.Proof | pm.ProofMessengerError]] = []
+        start = 0
+        for job in jobs:
+            items = flat[start : start + len(job.bodies)]
+            start += len(job.bodies)
+            parsed.append(items)
+            if job.single and isinstance(items[0], pm.ProofMessengerError):
+                job.refusal = Refused(items[0].code, items[0].detail)
+                if self.metrics:
+                    self.metrics.rejected_requests.labels(items[0].code).inc()
+        self._authenticate(jobs)
+        self._charge_clients(jobs)
+
+        # Each proof's subject, read once (the getter builds a new string per call).
+        subjects = [[p.subject if isinstance(p, pm.Proof) else None for p in items] for items in parsed]
+        charged_at: list[tuple[int, int]] = []  # (job, item) of each proof charged to its subject
+        charged: list[str] = []
+        for j, row_subjects in enumerate(subjects):
+            if jobs[j].client is not None and jobs[j].refusal is None:
+                for i, subject in enumerate(row_subjects):
+                    if subject is not None:
+                        charged_at.append((j, i))
+                        charged.append(subject)
+        waits = self._subject_waits(charged_at, charged)
+        now = group.now
+        for j, job in enumerate(jobs):
+            row: list[Decision | None] = [None] * len(parsed[j])
+            group.decisions.append(row)
+            client = job.client
+            if client is None or job.refusal is not None:
+                continue
+            for i, p in enumerate(parsed[j]):
+                if isinstance(p, pm.ProofMessengerError):
+                    row[i] = native.refuse(client, p.code, p.detail, now_ms=now)
+                elif wait := waits.get((j, i), 0):
+                    if job.single:
+                        job.refusal = Refused(
+                            errors.RATE_LIMITED, "subject rate limit exceeded", retry_after_s=wait
+                        )
+                        break
+                    row[i] = native.refuse(client, errors.RATE_LIMITED, proof=p, now_ms=now)
+                else:
+                    group.pending.append((j, i, p))
+        group.pending = [t for t in group.pending if jobs[t[0]].refusal is None]
+        return group
+
+    def verify(self, group: Group) -> None:
+        """Trusted keys from the registry, then the core's verdict for every pending proof."""
+        if not group.pending:
+            return
+        jobs, now = group.jobs, group.now
+        index: dict[str, int] = {}
+        for j, _, _ in group.pending:
+            client = jobs[j].client
+            assert client is not None  # pending proofs belong to authenticated jobs
+            k = index.get(client.id)
+            if k is None:
+                k = index[client.id] = len(group.owners)
+                group.owners.append(client)
+            group.owner_of.append(k)
+        subjects = {s for _, _, p in group.pending if (s := p.subject) is not None}
+        group.enrolled = self.registry.active_keys(subjects, now_ms=now)
+        trusted = self._keys.trusted(group.enrolled)
+        if self.credentials is not None:
+            webauthn = {s for _, _, p in group.pending if p.algorithm == "WebAuthn" and (s := p.subject)}
+            if webauthn:  # no extra query for Ed25519-only groups
+                for s, creds in webauthn_credentials(self.credentials, webauthn).items():
+                    trusted[s] = [*trusted.get(s, ()), *creds]  # (the key lists are shared)
+
+        def resolver(subject: str) -> list[TrustedKey]:
+            return trusted.get(subject, [])
+
+        by_audience: dict[str, list[int]] = {}
+        for k, o in enumerate(group.owner_of):
+            by_audience.setdefault(group.owners[o].audience, []).append(k)
+        results: list[pm.VerificationResult | None] = [None] * len(group.pending)
+        for audience, ks in by_audience.items():
+            verifier = self._verifier(audience)
+            if len(ks) == 1:
+                out = [verifier.verify(group.pending[ks[0]][2], resolver=resolver, now_ms=now)]
+            else:
+                out = verifier.verify_batch([group.pending[k][2] for k in ks], resolver=resolver, now_ms=now)
+            for k, res in zip(ks, out, strict=True):
+                results[k] = res
+        group.results = results  # type: ignore[assignment]  # every slot is filled above
+
+    def record(self, group: Group) -> None:
+        """Counters, nonces, decisions, audit entries. Groups are recorded in the order
+        they were prepared (one recorder), so nonces are consumed in arrival order."""
+        if group.pending:
+            results, policy, now = group.results, self.policy, group.now
+            refused = store_counters(self.credentials, results) if self.credentials is not None else {}
+            accepted = [k for k, r in enumerate(results) if r.valid and k not in refused]
+            claims = native.claims(
+                results, group.owners, group.owner_of, accepted, now_ms=now, skew_ms=policy.max_skew_ms
+            )
+            consumed = self.replay.consume(claims, now_ms=now, require_challenge=policy.require_challenge)
+            refused |= {k: code for k, code in zip(accepted, consumed, strict=True) if code is not None}
+            made = native.decide(
+                results, group.owners, group.owner_of, now_ms=now, refused=refused, enrolled=group.enrolled
+            )
+            for (j, i, _), decision in zip(group.pending, made, strict=True):
+                group.decisions[j][i] = decision
+        for j, job in enumerate(group.jobs):
+            if job.refusal is None:
+                job.decisions = group.decisions[j]  # type: ignore[assignment]  # every slot is filled
+                group.done.extend(job.decisions)
+        self.audit.append(group.done)
+
+    def commit(self, group: Group) -> None:
+        """Makes the group's audit entries durable (the receipts are then true)."""
+        self.audit.sync()
+        self.audit.complete(group.done)
+
+    def publish(self, group: Group) -> None:
+        """Decision events and metrics, once the entries are durable."""
+        for job in group.jobs:
+            if job.refusal is None:
+                self.events.emit(job.decisions, request_id=job.request_id, remote_addr=job.remote_addr)
+        self.events.flush()
+        if self.metrics:
+            self.metrics.count_decisions((d.valid, d.code) for d in group.done)
+
+    def answer(self, group: Group) -> None:
+        """Each unrefused job's answer: one verdict, or the verify-batch body."""
+        full = self.policy.full_receipts
+        for job in group.jobs:
+            if job.refusal is not None:
+                continue
+            if job.single:
+                job.body = native.verdict(job.decisions[0], full_receipt=full)
+            else:
+                job.body = native.batch_body(job.decisions, full_receipts=full)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _verifier(self, audience: str) -> pm.Verifier:
+        """One configured core verifier per client audience (clients are few: admin-made)."""
+        verifier = self._verifiers.get(audience)
+        if verifier is None:
+            if len(self._verifiers) >= 1024:
+                self._verifiers.clear()
+            p = self.policy
+            verifier = self._verifiers[audience] = pm.Verifier(
+                audience,
+                max_age_ms=p.max_age_ms,
+                max_skew_ms=p.max_skew_ms,
+                limits=self._limits,
+                webauthn=p.webauthn,
+            )
+        return verifier
+
+    def _authenticate(self, jobs: Sequence[Job]) -> None:
+        """Each job's client from its credential (one lookup per distinct credential)."""
+        seen: dict[str, ApiClient | None] = {}
+        for job in jobs:
+            if job.refusal is not None or job.client is not None or job.credential is None:
+                continue
+            credential = job.credential
+            if credential in seen:
+                client = seen[credential]
+            else:
+                client = seen[credential] = self.clients.authenticate(credential)
+            if client is None:
+                job.refusal = Refused(errors.UNAUTHORIZED, "unknown or revoked API key")
+            job.client = client
+
+    def _charge_clients(self, jobs: Sequence[Job]) -> None:
+        """Per-client rate limit, one unit per proof. A client's jobs in one group are
+        charged together when they fit (one limiter call); otherwise job by job, so that
+        exactly the jobs over the limit are refused."""
+        if self.limiter is None:
+            return
+        per_client: dict[str, list[Job]] = {}
+        for job in jobs:
+            if job.client is not None and job.refusal is None:
+                per_client.setdefault(job.client.id, []).append(job)
+        for client_id, js in per_client.items():
+            if len(js) > 1 and self.limiter.hit_client(client_id, sum(len(j.bodies) for j in js)).allowed:
+                continue
+            for job in js:
+                rd = self.limiter.hit_client(client_id, len(job.bodies))
+                if not rd.allowed:
+                    if self.metrics:
+                        self.metrics.rate_limited.labels("client").inc()
+                    job.refusal = Refused(
+                        errors.RATE_LIMITED, "client rate limit exceeded", retry_after_s=rd.retry_after_s
+                    )
+
+    def _subject_waits(self, keys: list[tuple[int, int]], subjects: list[str]) -> dict[tuple[int, int], int]:
+        """Per-subject rate limit, one unit per proof (``subjects[n]`` is the subject of
+        proof ``keys[n]``, a (job, item) pair); the seconds to wait for each proof over it."""
+        if self.limiter is None or not subjects:
+            return {}
+        waits = {
+            key: w for key, w in zip(keys, self.limiter.hit_subjects_grouped(subjects), strict=True) if w
+        }
+        if waits and self.metrics:
+            self.metrics.rate_limited.labels("subject").inc(len(waits))
+        return waits
