@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 PY := .venv/bin/python
 
-.PHONY: help demo setup test test-rust test-python test-slow test-wasm bench-guard lint bench fmt
+.PHONY: help demo setup test check tests test-rust test-python test-slow test-wasm bench-guard lint lints bench fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,7 +17,12 @@ setup: ## install everything the tests need
 	scripts/setup.sh --all
 
 test: setup ## run every test: Rust, Python (incl. relay and browser), WASM/JS, benchmark ratio guard
-	$(MAKE) --no-print-directory test-rust test-wasm test-python bench-guard
+	$(MAKE) --no-print-directory tests
+
+check: ## the tests and the linters, without the set-up step (after one `make setup`)
+	$(MAKE) --no-print-directory tests lints
+
+tests: test-rust test-wasm test-python bench-guard ## every test, without the set-up step
 
 test-rust: ## cargo tests of the core and the bindings
 	cargo test -p proof-messenger-core -p proof-messenger-relay -p proof-messenger-wasm --quiet
@@ -34,12 +39,16 @@ test-slow: ## pytest with HYPOTHESIS_PROFILE=slow: 2,000 examples per property (
 bench-guard: ## short benchmark run: fail if verify_batch is slower than the PyNaCl loop
 	$(PY) benches/ratio_guard.py
 
-lint: setup ## rustfmt, clippy -D warnings, ruff, mypy --strict
+lint: setup ## rustfmt, clippy -D warnings, ruff, mypy --strict, the import layers
+	$(MAKE) --no-print-directory lints
+
+lints: ## the linters, without the set-up step
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(PY) -m ruff check python tests benches examples
 	$(PY) -m ruff format --check python tests benches examples
 	$(PY) -m mypy
+	.venv/bin/lint-imports
 
 bench: setup ## the full benchmarks (docs/PERFORMANCE.md)
 	$(PY) -m pytest benches -q --benchmark-enable --benchmark-json=benches/results/latest.json

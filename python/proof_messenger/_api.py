@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from . import _core
 from ._core import (
+    DEFAULT_MAX_AGE_MS,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_SKEW_MS,
     Limits,
     Proof,
     RelyingParty,
@@ -25,6 +26,7 @@ from ._core import (
     VerifyingKey,
     WebAuthnCredential,
 )
+from ._core import sign as _sign
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -76,7 +78,7 @@ def sign(
     >>> pm.verify(proof.to_json(), trusted_keys=key.verifying_key, audience="payments-api").valid
     True
     """
-    return _core.sign(
+    return _sign(
         context,
         key,
         audience=audience,
@@ -122,8 +124,8 @@ def verifier(audience: str, options: VerifyOptions) -> Verifier:
         )
     return Verifier(
         audience,
-        max_age_ms=options.get("max_age_ms", _core.DEFAULT_MAX_AGE_MS),
-        max_skew_ms=options.get("max_skew_ms", _core.DEFAULT_MAX_SKEW_MS),
+        max_age_ms=options.get("max_age_ms", DEFAULT_MAX_AGE_MS),
+        max_skew_ms=options.get("max_skew_ms", DEFAULT_MAX_SKEW_MS),
         limits=limits,
         webauthn=webauthn,
     )

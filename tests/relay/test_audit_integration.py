@@ -295,3 +295,29 @@ async def test_failed_audit_commit_answers_503_not_a_verdict(h: RelayHarness) ->
     assert "receipt" not in r.text
     ok = await h.verify(sign(key), client)  # the next group commits again
     assert ok.status_code == 200 and ok.json()["valid"] is True
+
+
+@pytest.mark.parametrize("receipt", ["compact", "full"])
+async def test_the_verdict_context_is_canonical_json_with_either_receipt(
+    make_harness: Any, receipt: str
+) -> None:
+    """The verdict's context is the exact canonical JSON whose digest was signed, members
+    in code-point order, with compact and with full receipts alike (full receipts used to
+    rebuild it in the proof's member order)."""
+    async with make_harness(audit_receipt=receipt) as h:
+        client = await h.new_client()
+        key, _ = await h.enroll("alice")
+        proof = sign(key, context={"zeta": [1.5, {"b": True, "a": None}], "memo": "Zahlung für Übung"})
+        assert list(proof.context) != sorted(proof.context)  # signed out of code-point order
+        r = await h.verify(proof, client)
+        assert r.status_code == 200 and r.json()["valid"] is True
+        raw = r.content
+        start = raw.index(b'"context":') + len(b'"context":')
+        end = raw.index(b',"contextDigest":')
+        canonical = pm.canonicalize(proof.context)
+        assert raw[start:end] == canonical
+        assert (
+            base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+            == (r.json()["contextDigest"])
+        )
+        assert ("checkpoint" in r.json()["receipt"]) is (receipt == "full")

@@ -1,7 +1,7 @@
 """The engine: one group lifecycle for every proof the relay verifies.
 
-    prepare   parse every proof (core, one call, GIL released); authenticate each
-              job's client; charge the client and subject rate limits
+    prepare   authenticate each job's client; parse every proof (core, one call, GIL
+              released); charge the client and subject rate limits
     verify    the keys enrolled *now* for each subject (registry) and the WebAuthn
               credentials go to the core, which decides key, audience, freshness and
               signature for the whole group (``Verifier.verify_batch``, all cores)
@@ -121,18 +121,23 @@ class Engine:
         self.answer(group)
 
     def prepare(self, jobs: Sequence[Job]) -> Group:
-        """Parse, authenticate, rate limits. Reads stores and writes none (rate-limit
+        """Authenticate, parse, rate limits. Reads stores and writes none (rate-limit
         counters aside), so the relay prepares the next group while the last records."""
         group = Group(jobs, self.clock())
         policy = self.policy
+        # Credentials first: the bodies of a request that is not authenticated are not parsed.
+        self._authenticate(jobs)
         flat = pm.parse_proofs(
-            [data for job in jobs for data in job.bodies],
+            [data for job in jobs if job.refusal is None for data in job.bodies],
             max_bytes=policy.max_proof_bytes,
             max_depth=policy.max_depth,
         )
         parsed: list[list[pm.Proof | pm.ProofMessengerError]] = []
         start = 0
         for job in jobs:
+            if job.refusal is not None:
+                parsed.append([])
+                continue
             items = flat[start : start + len(job.bodies)]
             start += len(job.bodies)
             parsed.append(items)
@@ -140,7 +145,6 @@ class Engine:
                 job.refusal = Refused(items[0].code, items[0].detail)
                 if self.metrics:
                     self.metrics.rejected_requests.labels(items[0].code).inc()
-        self._authenticate(jobs)
         self._charge_clients(jobs)
 
         # Each proof's subject, read once (the getter builds a new string per call).

@@ -16,6 +16,7 @@ the plain-ASGI verification endpoints call :func:`error_answer` themselves.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,15 @@ def install_handlers(app: FastAPI) -> None:
     from fastapi.responses import Response
     from starlette.exceptions import HTTPException
 
+    table: list[tuple[re.Pattern[str], set[str]]] = []
+
+    def allowed(path: str) -> set[str]:
+        if not table:
+            for template, ops in app.openapi()["paths"].items():
+                pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template))
+                table.append((re.compile(f"^{pattern}$"), {m.upper() for m in ops}))
+        return {m for regex, ms in table if regex.match(path) for m in ms}
+
     def response(answer: tuple[int, bytes, Headers]) -> Response:
         status, content, headers = answer
         r = Response(content, status_code=status, media_type="application/json")
@@ -108,15 +118,12 @@ def install_handlers(app: FastAPI) -> None:
         )
         extra = dict(exc.headers or {})
         if exc.status_code == 405:
-            # Starlette names only the first route on the path; list every method the path has.
-            methods = {
-                m
-                for route in app.routes
-                if (regex := getattr(route, "path_regex", None)) is not None and regex.match(request.url.path)
-                for m in (getattr(route, "methods", None) or ())
-                if m != "HEAD"
-            }
-            extra["Allow"] = ", ".join(sorted(methods))
+            # Starlette names the methods of the first route matching the path only; the
+            # documented operations name them all (a route left out of the document keeps
+            # Starlette's answer).
+            methods = allowed(request.url.path)
+            if methods:
+                extra["Allow"] = ", ".join(sorted(methods))
         _, content, headers = refusal_answer(Refused(code, str(exc.detail)), extra)
         return response((exc.status_code, content, headers))
 
