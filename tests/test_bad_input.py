@@ -294,9 +294,26 @@ def model_code(name: str, value: Any) -> str | None:
     raise AssertionError(name)
 
 
+URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+STD_ALPHABET = URL_ALPHABET[:62] + "+/"
+
+
+def dirty_tail(text: str, alphabet: str, bits: int = 1) -> str:
+    """``text`` (canonical base64 of a length not divisible by 3) with non-zero trailing
+    bits in its last character: it decodes, leniently, to the same bytes."""
+    body = text.rstrip("=")
+    padding = text[len(body) :]
+    last = alphabet.index(body[-1])
+    assert last & bits == 0  # the trailing bits of a canonical spelling are zero
+    return body[:-1] + alphabet[last | bits] + padding
+
+
 def b64_variants(length: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
     raw = length.flatmap(lambda n: st.binary(min_size=n, max_size=n))
+    dirty = raw.filter(lambda b: len(b) % 3 != 0)
     return st.one_of(
+        dirty.map(lambda b: dirty_tail(proto.b64url(b), URL_ALPHABET)),
+        dirty.map(lambda b: dirty_tail(proto.b64(b), STD_ALPHABET)),
         raw.map(proto.b64),
         raw.map(proto.b64url),
         raw.map(lambda b: proto.b64(b).rstrip("=")),
@@ -334,7 +351,11 @@ replacement_values = st.one_of(
             AUD + "x",
             "ü" * 128,
             NONCE,
+            dirty_tail(NONCE, URL_ALPHABET),
+            dirty_tail(NONCE, URL_ALPHABET, 2),
             VK.to_base64(),
+            dirty_tail(VK.to_base64(), STD_ALPHABET),
+            dirty_tail(PROOF.to_dict()["signature"], STD_ALPHABET),
             proto.b64(VK.to_spki_der()),
             proto.b64(bytes(32)),
             PROOF.to_dict()["signature"],
@@ -348,6 +369,22 @@ replacement_values = st.one_of(
     b64_variants(st.sampled_from([0, 1, 15, 16, 31, 32, 33, 44, 63, 64, 65])),
     S.contexts(),
 )
+
+
+def test_a_respelled_nonce_is_invalid_base64_not_the_same_nonce() -> None:
+    """The signature covers the nonce's bytes and replay stores key on its text: a second
+    spelling of the same bytes (trailing bits set) must never verify."""
+    for bits in (1, 2, 3):
+        respelled = dirty_tail(NONCE, URL_ALPHABET, bits)
+        assert base64.urlsafe_b64decode(respelled + "=") == base64.urlsafe_b64decode(NONCE + "=")
+        d = json.loads(WIRE)
+        d["nonce"] = respelled
+        assert verdict(json.dumps(d)) == (False, "invalid_base64")
+        assert raised_code(lambda d=d: pm.Proof.from_json(json.dumps(d))) == "invalid_base64"
+    for member in ("publicKey", "signature"):
+        d = json.loads(WIRE)
+        d[member] = dirty_tail(d[member], STD_ALPHABET)
+        assert verdict(json.dumps(d)) == (False, "invalid_base64"), member
 
 
 @given(st.sampled_from(MEMBERS), replacement_values)

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from proof_messenger._core.relay import TokenBuckets
 from proof_messenger._core.relay import claims as native_claims
 from proof_messenger.relay import errors
-from proof_messenger.relay.stores.clients import SqlClientStore
+from proof_messenger.relay.stores import clients as clients_module
+from proof_messenger.relay.stores.clients import SqlClientStore, admin_token_matches, hash_key
 from proof_messenger.relay.stores.db import SqliteDatabase
 from proof_messenger.relay.stores.limits import RateLimiter
 from proof_messenger.relay.stores.registry import AlreadyEnrolled, SqlKeyRegistry
@@ -102,7 +103,64 @@ def test_client_keys_are_stored_only_as_hashes(db: SqliteDatabase) -> None:
     assert store.list_clients() == [] and len(store.list_clients(include_revoked=True)) == 1
 
 
+def test_a_row_with_the_same_key_index_and_another_hash_is_nobody(db: SqliteDatabase) -> None:
+    """The 64-bit index only finds candidates: the full hash decides (an injected row, or an
+    index collision, must not authenticate anyone)."""
+    store = SqlClientStore(db)
+    client, api_key = store.create("svc", audience="payments-api", now_ms=1)
+    other_key = "pmk_" + "B" * 43
+    for name, index, digest in (
+        ("after", hash_key(api_key)[:16], hash_key("not the key")),  # shares the real client's index
+        ("lure", hash_key(other_key)[:16], hash_key("not the other key")),  # the only row for other_key
+    ):
+        db.execute(
+            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            (f"cli_{name}", name, "other-api", index, digest, 2),
+        )
+    assert store.authenticate(api_key) == client
+    assert store.authenticate(other_key) is None
+
+
+def test_credentials_are_compared_in_constant_time(
+    db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API keys and the admin token go through hmac.compare_digest (of fixed-size digests),
+    never ``==``: the comparison's time says nothing about how much of a guess was right."""
+    calls: list[tuple[str, str]] = []
+    real = clients_module.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(clients_module.hmac, "compare_digest", spy)
+    store = SqlClientStore(db)
+    _, api_key = store.create("svc", audience="payments-api", now_ms=1)
+    assert store.authenticate(api_key) is not None
+    assert calls == [(hash_key(api_key), hash_key(api_key))]
+    calls.clear()
+    assert admin_token_matches("guess" * 8, "t" * 40) is False
+    assert admin_token_matches("t" * 40, "t" * 40) is True
+    assert calls == [(hash_key("guess" * 8), hash_key("t" * 40)), (hash_key("t" * 40), hash_key("t" * 40))]
+
+
 # --- nonces and challenges ---------------------------------------------------------
+
+
+def test_a_claim_counts_through_its_expiry_millisecond(db: SqliteDatabase) -> None:
+    """The boundary, deterministically: a claim kept until 1000 is still a replay at 1000,
+    and free at 1001 (in this process's index, and for a store that reads it from the table)."""
+    store = SqlReplayStore(db)
+    claim = Claim("alice", "api", "b" * 22, expires_at_ms=1000)
+    assert store.consume([claim], now_ms=500) == [None]
+    assert store.consume([claim], now_ms=1000) == [errors.NONCE_REPLAYED]
+    other = SqlReplayStore(db)  # another process: catches up from pm_nonce_log
+    assert other.consume([claim], now_ms=1000) == [errors.NONCE_REPLAYED]
+    assert store.consume([claim], now_ms=1001) == [None]
+    later = Claim("alice", "api", "c" * 22, expires_at_ms=2000)
+    assert store.consume([later], now_ms=1999) == [None]
+    assert other.consume([later], now_ms=2000) == [errors.NONCE_REPLAYED]
+    assert other.consume([later], now_ms=2001) == [None]
 
 
 def test_nonce_accepted_once_within_window(db: SqliteDatabase) -> None:
