@@ -114,7 +114,8 @@ def test_a_row_with_the_same_key_index_and_another_hash_is_nobody(db: SqliteData
         ("lure", hash_key(other_key)[:16], hash_key("not the other key")),  # the only row for other_key
     ):
         db.execute(
-            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             (f"cli_{name}", name, "other-api", index, digest, 2),
         )
     assert store.authenticate(api_key) == client
