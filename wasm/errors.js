@@ -3,8 +3,8 @@
 
 /**
  * Every stable error code, in the Rust core's order (rust/core/src/errors.rs).
- * A test (test/codes.test.js) fails when this list drifts from the core's or
- * from the Python package's.
+ * Tests fail when this list drifts from the core's (wasm/test/api.test.js, "ERROR_CODES
+ * match the WASM build") or from the Python package's (tests/test_wasm_cross.py).
  */
 export const ERROR_CODES = Object.freeze([
   "input_too_large",

@@ -12,6 +12,11 @@ verdicts were valid (a wrapped body list would show up as nonce_replayed).
 
     .venv/bin/python benches/relay/bench.py                 # defaults: 10 s runs, uvicorn
     .venv/bin/python benches/relay/bench.py --server granian
+    .venv/bin/python benches/relay/bench.py --baseline ../old/.venv/bin/python   # before/after
+
+``--baseline PYTHON`` also runs the relay of another checkout (its virtualenv's
+interpreter) in every round, on the same proofs, right after this one: a change is
+measured against the code before it in the same run, as paired rounds.
 """
 
 from __future__ import annotations
@@ -235,6 +240,11 @@ def main() -> int:
         "--workers", type=int, default=1, help="processes for the relay and for the reference alike"
     )
     ap.add_argument("--skip-batch", action="store_true")
+    ap.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="also measure the relay of another checkout (its venv's python) in every round",
+    )
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument(
         "--relay-arg",
@@ -250,37 +260,51 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="pm-relay-bench-"))
     results: list[Result] = []
-    batch_ref: dict = {}
-    relay = ref = None
+    batch_ref: dict[str, dict] = {}
+    relays: list[dict] = []
+    ref = None
     try:
-        data = work / "data"
-        relay, relay_url = start(
-            [
-                PY,
-                "-m",
-                "proof_messenger.relay",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data),
-                "--allow-root",
-                "--server",
-                args.server,
-                "--decision-log",
-                str(work / "decisions.log"),
-                "--rate-limit-client",
-                "1000000/second",
-                "--rate-limit-subject",
-                "100000/minute",
-                "--max-batch-count",
-                str(max(1000, args.batch_size)),
-                "--workers",
-                str(args.workers),
-                *args.relay_arg,
-            ],
-            work / "relay.log",
-            "startup complete" if args.server == "uvicorn" else "listening",
-        )
+
+        def start_relay(name: str, python: str) -> dict:
+            data = work / f"data-{name}"
+            proc, url = start(
+                [
+                    python,
+                    "-m",
+                    "proof_messenger.relay",
+                    "--port",
+                    "0",
+                    "--data-dir",
+                    str(data),
+                    "--allow-root",
+                    "--server",
+                    args.server,
+                    "--decision-log",
+                    str(work / f"decisions-{name}.log"),
+                    "--rate-limit-client",
+                    "1000000/second",
+                    "--rate-limit-subject",
+                    "100000/minute",
+                    "--max-batch-count",
+                    str(max(1000, args.batch_size)),
+                    "--workers",
+                    str(args.workers),
+                    *args.relay_arg,
+                ],
+                work / f"{name}.log",
+                "startup complete" if args.server == "uvicorn" else "listening",
+            )
+            return {
+                "name": name,
+                "proc": proc,
+                "url": url,
+                "data": data,
+                "log": work / f"decisions-{name}.log",
+            }
+
+        relays = [start_relay("relay", PY)]
+        if args.baseline:
+            relays.append(start_relay("baseline", args.baseline))
         ref, ref_url = start(
             [
                 PY,
@@ -305,10 +329,11 @@ def main() -> int:
             work / "ref.log",
             "Uvicorn running" if args.workers == 1 else "Application startup complete",
         )
-        admin = {"authorization": "Bearer " + (data / "admin.token").read_text().strip()}
         seeds = [os.urandom(32) for _ in range(args.subjects)]
         with httpx.Client(timeout=30) as http:
-            auth = enroll_bench(http, relay_url, admin, seeds)
+            for rl in relays:
+                admin = {"authorization": "Bearer " + (rl["data"] / "admin.token").read_text().strip()}
+                rl["auth"] = enroll_bench(http, rl["url"], admin, seeds)
         offset = 0
 
         def fresh(count: int) -> list[bytes]:
@@ -330,42 +355,52 @@ def main() -> int:
             r["cpu"] = cpu_seconds(pid) - c0
             return r
 
-        # warm both servers and estimate the relay's rate, to sign enough distinct proofs
+        # warm every server and estimate the relay's rate, to sign enough distinct proofs
         warm = write("warm.ndjson", fresh(4000), b"\n")
-        rate = max(
+        rates = [
             measure(
-                relay_url + "/v1/proofs/verify",
-                relay.pid,
+                rl["url"] + "/v1/proofs/verify",
+                rl["proc"].pid,
                 warm,
-                auth,
+                rl["auth"],
                 "application/json",
                 "line",
                 args.connections,
                 2,
-            )["rps"],
+            )["rps"]
+            for rl in relays
+        ]
+        rates.append(
             measure(ref_url + "/verify", ref.pid, warm, "", "application/json", "line", args.connections, 2)[
                 "rps"
-            ],
+            ]
         )
-        single_rounds: dict[str, list[dict]] = {"relay verify": [], "reference verify": []}
-        before = verdict_counts(work / "decisions.log")
+        rate = max(rates)
+        single_rounds: dict[str, list[dict]] = {f"{rl['name']} verify": [] for rl in relays}
+        single_rounds["reference verify"] = []
+        before = {rl["name"]: verdict_counts(rl["log"]) for rl in relays}
         ref_bodies = work / "none"
         for k in range(args.rounds):
             f = ref_bodies = write(f"round{k}.ndjson", fresh(int(rate * args.duration * 1.8) + 1000), b"\n")
-            wait_idle(ref.pid)
-            single_rounds["relay verify"].append(
-                measure(
-                    relay_url + "/v1/proofs/verify",
-                    relay.pid,
-                    f,
-                    auth,
-                    "application/json",
-                    "line",
-                    args.connections,
-                    args.duration,
+            last = ref.pid
+            # The same proofs for each relay (their nonce stores are their own), in alternating
+            # order, so that neither always runs first after the reference.
+            for rl in relays if k % 2 == 0 else relays[::-1]:
+                wait_idle(last)
+                single_rounds[f"{rl['name']} verify"].append(
+                    measure(
+                        rl["url"] + "/v1/proofs/verify",
+                        rl["proc"].pid,
+                        f,
+                        rl["auth"],
+                        "application/json",
+                        "line",
+                        args.connections,
+                        args.duration,
+                    )
                 )
-            )
-            wait_idle(relay.pid)
+                last = rl["proc"].pid
+            wait_idle(last)
             single_rounds["reference verify"].append(
                 measure(
                     ref_url + "/verify",
@@ -379,11 +414,13 @@ def main() -> int:
                 )
             )
             print(
-                f"round {k + 1}: relay {single_rounds['relay verify'][-1]['rps']:.0f} req/s, "
-                f"reference {single_rounds['reference verify'][-1]['rps']:.0f} req/s",
+                f"round {k + 1}: "
+                + ", ".join(
+                    f"{name.split()[0]} {runs[-1]['rps']:.0f} req/s" for name, runs in single_rounds.items()
+                ),
                 flush=True,
             )
-        after = verdict_counts(work / "decisions.log")
+        after = {rl["name"]: verdict_counts(rl["log"]) for rl in relays}
         for name, runs in single_rounds.items():
             med = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
             total = sum(r["total"] for r in runs)
@@ -397,8 +434,9 @@ def main() -> int:
                 sum(r["non2xx"] for r in runs),
                 rounds=[round(r["rps"]) for r in runs],
             )
-            if name.startswith("relay"):
-                res.valid, res.invalid = after[0] - before[0], after[1] - before[1]
+            who = name.split()[0]
+            if who in after:
+                res.valid, res.invalid = after[who][0] - before[who][0], after[who][1] - before[who][1]
             results.append(res)
 
         if not args.skip_batch:
@@ -409,28 +447,41 @@ def main() -> int:
                     name, [b"\n".join(proofs[k : k + size]) for k in range(0, len(proofs), size)], b"\0"
                 )
 
-            def measure_batch(bodies: Path, secs: int) -> dict:
-                url = relay_url + "/v1/proofs/verify-batch"
+            def measure_batch(rl: dict, bodies: Path, secs: int) -> dict:
+                url = rl["url"] + "/v1/proofs/verify-batch"
                 return measure(
-                    url, relay.pid, bodies, auth, "application/x-ndjson", "nul", args.batch_connections, secs
+                    url,
+                    rl["proc"].pid,
+                    bodies,
+                    rl["auth"],
+                    "application/x-ndjson",
+                    "nul",
+                    args.batch_connections,
+                    secs,
                 )
 
             f = batch_file("warm-batch.bin", fresh(args.batch_size * 3))
-            r = measure_batch(f, 1)
+            r = measure_batch(relays[0], f, 1)
+            for rl in relays[1:]:
+                measure_batch(rl, f, 1)
             n_batches = int(r["rps"] * args.batch_duration * 2) + args.batch_connections + 2
             size = args.batch_size
-            batch_rounds: list[dict] = []
+            batch_rounds: dict[str, list[dict]] = {rl["name"]: [] for rl in relays}
             for k in range(args.rounds):
                 # Each batch round is followed by a reference round, as the single-proof rounds
-                # are, so that a ratio compares two runs under the same machine load.
+                # are, so that a ratio compares runs under the same machine load.
                 f = batch_file(f"batch{k}.bin", fresh(n_batches * size))
-                wait_idle(ref.pid)
-                before = verdict_counts(work / "decisions.log")
-                r = measure_batch(f, args.batch_duration)
-                after = verdict_counts(work / "decisions.log")
-                r["valid"], r["invalid"] = after[0] - before[0], after[1] - before[1]
-                wait_idle(relay.pid)
-                r["ref"] = measure(
+                last = ref.pid
+                for rl in relays if k % 2 == 0 else relays[::-1]:
+                    wait_idle(last)
+                    before_ = verdict_counts(rl["log"])
+                    r = measure_batch(rl, f, args.batch_duration)
+                    after_ = verdict_counts(rl["log"])
+                    r["valid"], r["invalid"] = after_[0] - before_[0], after_[1] - before_[1]
+                    batch_rounds[rl["name"]].append(r)
+                    last = rl["proc"].pid
+                wait_idle(last)
+                ref_run = measure(
                     ref_url + "/verify",
                     ref.pid,
                     ref_bodies,
@@ -440,36 +491,38 @@ def main() -> int:
                     args.connections,
                     args.duration,
                 )
-                batch_rounds.append(r)
+                for rounds_ in batch_rounds.values():
+                    rounds_[-1]["ref"] = ref_run
                 print(
-                    f"batch round {k + 1}: relay {r['rps'] * size:.0f} proofs/s, "
-                    f"reference {r['ref']['rps']:.0f} proofs/s",
+                    f"batch round {k + 1}: "
+                    + ", ".join(f"{n} {rs[-1]['rps'] * size:.0f} proofs/s" for n, rs in batch_rounds.items())
+                    + f", reference {ref_run['rps']:.0f} proofs/s",
                     flush=True,
                 )
-            med = sorted(batch_rounds, key=lambda r: r["rps"])[len(batch_rounds) // 2]
-            res = Result(
-                f"relay verify-batch ({size}/request)",
-                med["rps"],
-                med["rps"] * size,
-                med["p50"],
-                med["p99"],
-                sum(r["cpu"] for r in batch_rounds)
-                / max(1, sum(r["total"] for r in batch_rounds) * size)
-                * 1e6,
-                sum(r["non2xx"] for r in batch_rounds),
-                sum(r["valid"] for r in batch_rounds),
-                sum(r["invalid"] for r in batch_rounds),
-                rounds=[round(r["rps"] * size) for r in batch_rounds],
-            )
-            refs = [r["ref"] for r in batch_rounds]
-            batch_ref = {
-                "paired": statistics.median(r["rps"] * size / r["ref"]["rps"] for r in batch_rounds),
-                "cpu": sum(x["cpu"] for x in refs) / sum(x["total"] for x in refs) * 1e6,
-                "rounds": [round(x["rps"]) for x in refs],
-            }
-            results.append(res)
+            for who, rounds_ in batch_rounds.items():
+                med = sorted(rounds_, key=lambda r: r["rps"])[len(rounds_) // 2]
+                res = Result(
+                    f"{who} verify-batch ({size}/request)",
+                    med["rps"],
+                    med["rps"] * size,
+                    med["p50"],
+                    med["p99"],
+                    sum(r["cpu"] for r in rounds_) / max(1, sum(r["total"] for r in rounds_) * size) * 1e6,
+                    sum(r["non2xx"] for r in rounds_),
+                    sum(r["valid"] for r in rounds_),
+                    sum(r["invalid"] for r in rounds_),
+                    rounds=[round(r["rps"] * size) for r in rounds_],
+                )
+                refs = [r["ref"] for r in rounds_]
+                batch_ref[who] = {
+                    "paired": statistics.median(r["rps"] * size / r["ref"]["rps"] for r in rounds_),
+                    "cpu": sum(x["cpu"] for x in refs) / sum(x["total"] for x in refs) * 1e6,
+                    "rounds": [round(x["rps"]) for x in refs],
+                    "rps": [r["rps"] * size for r in rounds_],
+                }
+                results.append(res)
     finally:
-        for p in (relay, ref):
+        for p in [*(rl["proc"] for rl in relays), ref]:
             if p is not None:
                 stop(p)
         shutil.rmtree(work, ignore_errors=True)
@@ -504,26 +557,41 @@ def main() -> int:
             f"| {r.proofs_per_s / ref_rps:.2f}x | "
             f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_us_per_proof:.0f} µs | {rounds} | {vv} |"
         )
-    relay_runs = next((r.rounds for r in results if r.name == "relay verify"), None)
     ref_runs = next((r.rounds for r in results if r.name == "reference verify"), None)
-    if relay_runs and ref_runs:
-        # Each round ran the relay and then the reference back to back; the median of the
+    ref_cpu = next(r.cpu_us_per_proof for r in results if r.name == "reference verify")
+    single: dict[str, list[int]] = {}
+    for who in ("relay", "baseline"):
+        runs = next((r.rounds for r in results if r.name == f"{who} verify"), None)
+        if not runs or not ref_runs:
+            continue
+        single[who] = runs
+        # Each round ran the relay(s) and then the reference back to back; the median of the
         # per-round ratios is steadier than the ratio of medians when the machine's load drifts.
-        paired = statistics.median(a / b for a, b in zip(relay_runs, ref_runs, strict=True) if b)
-        ref_cpu = next(r.cpu_us_per_proof for r in results if r.name == "reference verify")
-        relay_cpu = next(r.cpu_us_per_proof for r in results if r.name == "relay verify")
+        paired = statistics.median(a / b for a, b in zip(runs, ref_runs, strict=True) if b)
+        cpu_us = next(r.cpu_us_per_proof for r in results if r.name == f"{who} verify")
         print(
-            f"single proof, relay vs reference: {paired:.2f}x (median of paired rounds), "
-            f"{ref_cpu / relay_cpu:.2f}x (reference CPU per proof / relay CPU per proof)"
+            f"single proof, {who} vs reference: {paired:.2f}x (median of paired rounds), "
+            f"{ref_cpu / cpu_us:.2f}x (reference CPU per proof / {who} CPU per proof)"
         )
-    batch = next((r for r in results if r.name.startswith("relay verify-batch")), None)
-    if batch is not None and batch_ref:
-        print(
-            f"verify-batch proofs/s vs reference: {batch_ref['paired']:.2f}x (median of paired rounds; "
-            f"reference rounds {', '.join(map(str, batch_ref['rounds']))} req/s), "
-            f"{batch_ref['cpu'] / batch.cpu_us_per_proof:.2f}x (reference CPU per proof "
-            f"{batch_ref['cpu']:.0f} µs / relay {batch.cpu_us_per_proof:.0f} µs)"
-        )
+        b = next((r for r in results if r.name.startswith(f"{who} verify-batch")), None)
+        if b is not None and who in batch_ref:
+            br = batch_ref[who]
+            print(
+                f"verify-batch proofs/s, {who} vs reference: {br['paired']:.2f}x (median of paired rounds; "
+                f"reference rounds {', '.join(map(str, br['rounds']))} req/s), "
+                f"{br['cpu'] / b.cpu_us_per_proof:.2f}x (reference CPU per proof "
+                f"{br['cpu']:.0f} µs / {who} {b.cpu_us_per_proof:.0f} µs)"
+            )
+    if "baseline" in single:
+        now = statistics.median(a / b for a, b in zip(single["relay"], single["baseline"], strict=True) if b)
+        print(f"single proof, relay vs baseline: {now:.2f}x (median of paired rounds)")
+        if "baseline" in batch_ref:
+            nb = statistics.median(
+                a / b
+                for a, b in zip(batch_ref["relay"]["rps"], batch_ref["baseline"]["rps"], strict=True)
+                if b
+            )
+            print(f"verify-batch, relay vs baseline: {nb:.2f}x (median of paired rounds)")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0

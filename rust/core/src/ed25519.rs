@@ -20,7 +20,8 @@
 //! canonical (`S < L`), `A` and `R` must be canonical encodings (`y < p`) of
 //! points that are not of small order. Honest signatures satisfy both
 //! equations, and the Wycheproof and RFC 8032 vectors give identical verdicts
-//! under both (tests/vectors, `tests/wycheproof.rs`). Curve arithmetic is
+//! under both (tests/vectors; `tests/ed25519_vectors.rs` checks every Wycheproof case against
+//! `verify_strict`). Curve arithmetic is
 //! curve25519-dalek's; signing is ed25519-dalek's.
 
 use core::fmt;

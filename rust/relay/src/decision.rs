@@ -165,34 +165,39 @@ pub struct Decision {
 impl Decision {
     /// The decision on a proof the core verified: `verdict` is the core's, and
     /// `refusal` what the relay's stores said of a proof the core accepted
-    /// (ignored for a rejected one, whose code is the core's).
-    /// `enrollment_id` names the registry entry of the accepted key.
-    pub fn verified(
+    /// (ignored for a rejected one, whose code is the core's). For a proof the
+    /// core accepted, `enrollment(subject, key_id)` names the registry entry of
+    /// its key (asked only then, with the key id computed once).
+    pub fn verified<E>(
         proof: &Arc<AnyProof>,
         verdict: Result<(), &Error>,
         refusal: Option<Refusal>,
         owner: &Owner,
         now_ms: i64,
-        enrollment_id: Option<String>,
-    ) -> Decision {
+        enrollment: impl FnOnce(Option<&str>, &str) -> Result<Option<String>, E>,
+    ) -> Result<Decision, E> {
         let mut d = Decision::with_proof(proof, owner, now_ms);
-        match (verdict, refusal) {
-            (Ok(()), None) => {
-                d.valid = true;
-                d.enrollment_id = enrollment_id;
-                d.context = Some(Context::Proof(Arc::clone(proof)));
+        match verdict {
+            Ok(()) => {
+                let key_id = d.key_id.as_deref().unwrap_or_default();
+                d.enrollment_id = enrollment(d.subject.as_deref(), key_id)?;
+                match refusal {
+                    None => {
+                        d.valid = true;
+                        d.context = Some(Context::Proof(Arc::clone(proof)));
+                    }
+                    Some(refusal) => {
+                        d.code = Some(refusal.code().to_owned());
+                        d.detail = Some(refusal.detail().to_owned());
+                    }
+                }
             }
-            (Ok(()), Some(refusal)) => {
-                d.code = Some(refusal.code().to_owned());
-                d.detail = Some(refusal.detail().to_owned());
-                d.enrollment_id = enrollment_id;
-            }
-            (Err(e), _) => {
+            Err(e) => {
                 d.code = Some(e.code().as_str().to_owned());
                 d.detail = Some(e.detail().to_owned());
             }
         }
-        d
+        Ok(d)
     }
 
     /// The decision on a proof the relay did not verify: it did not parse
@@ -248,7 +253,7 @@ impl Decision {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use proof_messenger_core::ed25519::SigningKey;
@@ -270,10 +275,15 @@ mod tests {
         Owner { id: "cli_1".into(), audience: "bank".into() }
     }
 
+    /// The registry: alice's key of `proof()` is enrollment key_1.
+    fn enrolled(subject: Option<&str>, key_id: &str) -> Result<Option<String>, ()> {
+        Ok((subject == Some("alice") && key_id == proof().key_id()).then(|| "key_1".to_owned()))
+    }
+
     #[test]
     fn accepted_proof_carries_its_canonical_context_and_enrollment() {
         let p = proof();
-        let d = Decision::verified(&p, Ok(()), None, &owner(), 5, Some("key_1".into()));
+        let d = Decision::verified(&p, Ok(()), None, &owner(), 5, enrolled).unwrap();
         assert!(d.valid && d.code.is_none() && d.detail.is_none());
         assert_eq!(d.context_json(), Some(&br#"{"amount":"10.00","subject":"alice","to":"ACME"}"#[..]));
         assert_eq!(d.enrollment_id.as_deref(), Some("key_1"));
@@ -286,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_refusal_overrides_the_core_acceptance_and_keeps_the_enrollment() {
-        let d = Decision::verified(&proof(), Ok(()), Some(Refusal::NonceReplayed), &owner(), 5, Some("key_1".into()));
+        let d = Decision::verified(&proof(), Ok(()), Some(Refusal::NonceReplayed), &owner(), 5, enrolled).unwrap();
         assert!(!d.valid);
         assert_eq!(d.code.as_deref(), Some("nonce_replayed"));
         assert_eq!(d.detail.as_deref(), Some("this nonce was already accepted once"));
@@ -297,7 +307,11 @@ mod tests {
     #[test]
     fn a_rejected_proof_keeps_the_core_code_whatever_the_stores_said() {
         let e = Error::new(ErrorCode::BadSignature, "no");
-        let d = Decision::verified(&proof(), Err(&e), Some(Refusal::NonceReplayed), &owner(), 5, Some("key_1".into()));
+        let d =
+            Decision::verified(&proof(), Err(&e), Some(Refusal::NonceReplayed), &owner(), 5, |_, _| -> Result<_, ()> {
+                panic!("a rejected proof's enrollment is never asked for")
+            })
+            .unwrap();
         assert_eq!((d.valid, d.code.as_deref(), d.detail.as_deref()), (false, Some("bad_signature"), Some("no")));
         assert!(d.enrollment_id.is_none() && d.context.is_none());
         assert_eq!(d.key_id, Some(proof().key_id()));

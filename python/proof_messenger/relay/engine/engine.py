@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 
 import proof_messenger as pm
 from proof_messenger._core import relay as native
@@ -75,6 +77,7 @@ class Group:
     pending: list[tuple[int, int, pm.Proof]] = field(default_factory=list)  # (job, item, proof)
     owners: list[ApiClient] = field(default_factory=list)  # the distinct clients of `pending`
     owner_of: list[int] = field(default_factory=list)  # per pending proof: its client in `owners`
+    subjects: set[str] = field(default_factory=set)  # the subjects of the pending proofs
     enrolled: dict[str, list[KeyRecord]] = field(default_factory=dict)
     results: list[pm.VerificationResult] = field(default_factory=list)
     done: list[Decision] = field(default_factory=list)  # the decisions of the unrefused jobs, in order
@@ -178,6 +181,7 @@ class Engine:
                 else:
                     group.pending.append((j, i, p))
         group.pending = [t for t in group.pending if jobs[t[0]].refusal is None]
+        group.subjects = {s for j, i, _ in group.pending if (s := subjects[j][i]) is not None}
         return group
 
     def verify(self, group: Group) -> None:
@@ -185,17 +189,18 @@ class Engine:
         if not group.pending:
             return
         jobs, now = group.jobs, group.now
+        # Each pending proof's client, by its index in group.owners (pending is in job order:
+        # one lookup per job, not per proof).
         index: dict[str, int] = {}
-        for j, _, _ in group.pending:
+        for j, items in groupby(group.pending, key=itemgetter(0)):
             client = jobs[j].client
             assert client is not None  # pending proofs belong to authenticated jobs
             k = index.get(client.id)
             if k is None:
                 k = index[client.id] = len(group.owners)
                 group.owners.append(client)
-            group.owner_of.append(k)
-        subjects = {s for _, _, p in group.pending if (s := p.subject) is not None}
-        group.enrolled = self.registry.active_keys(subjects, now_ms=now)
+            group.owner_of += [k] * sum(1 for _ in items)
+        group.enrolled = self.registry.active_keys(group.subjects, now_ms=now)
         trusted = self._keys.trusted(group.enrolled)
         if self.credentials is not None:
             webauthn = {s for _, _, p in group.pending if p.algorithm == "WebAuthn" and (s := p.subject)}

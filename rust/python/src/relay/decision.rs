@@ -101,16 +101,9 @@ pub fn decide(
             continue;
         };
         let refusal = refused.get(&k).map(|code| Refusal::from_code(code)).transpose().map_err(value_error)?;
-        let enrollment_id =
-            if r.is_valid() { enrollment_of(enrolled, proof.envelope().subject(), &proof.key_id())? } else { None };
-        out.push(Decision::new_inner(proof_messenger_relay::Decision::verified(
-            proof,
-            r.verdict(),
-            refusal,
-            owner,
-            now_ms,
-            enrollment_id,
-        )));
+        let lookup = |subject: Option<&str>, key_id: &str| enrollment_of(enrolled, subject, key_id);
+        let d = proof_messenger_relay::Decision::verified(proof, r.verdict(), refusal, owner, now_ms, lookup)?;
+        out.push(Decision::new_inner(d));
     }
     Ok(out)
 }
