@@ -45,8 +45,8 @@ lint: setup ## rustfmt, clippy -D warnings, ruff, mypy --strict, the import laye
 lints: ## the linters, without the set-up step
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(PY) -m ruff check python tests benches examples
-	$(PY) -m ruff format --check python tests benches examples
+	$(PY) -m ruff check python tests benches examples scripts
+	$(PY) -m ruff format --check python tests benches examples scripts
 	$(PY) -m mypy
 	.venv/bin/lint-imports
 
@@ -55,4 +55,4 @@ bench: setup ## the full benchmarks (docs/PERFORMANCE.md)
 
 fmt: ## format Rust and Python sources
 	cargo fmt --all
-	$(PY) -m ruff format python tests benches examples
+	$(PY) -m ruff format python tests benches examples scripts

@@ -1,7 +1,7 @@
 """Mutation testing of the security-critical code listed in mutants.toml.
 
-    .venv/bin/python scripts/mutants.py            # every file (make mutants): the figures of docs/TESTING.md
-    .venv/bin/python scripts/mutants.py --ci       # the `ci = true` files; exit 1 on any survivor not accepted
+    .venv/bin/python scripts/mutants.py         # every file (make mutants): docs/TESTING.md's figures
+    .venv/bin/python scripts/mutants.py --ci    # the `ci = true` files; exit 1 on a survivor not accepted
     .venv/bin/python scripts/mutants.py --file rust/relay/src/claims.rs   # just these
 
 Rust files go to cargo-mutants (one run for all of them, in its own copy of the
@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".cache" / "mutants"
@@ -41,6 +42,7 @@ class FileResult:
     timeout: int = 0
     unviable: int = 0
     seconds: float = 0.0
+    why: str = ""
 
 
 def load(ci: bool, only: list[str]) -> tuple[list[dict], list[dict], list[dict]]:
@@ -88,7 +90,7 @@ def run_rust(targets: list[dict], jobs: int) -> list[FileResult]:
     seconds = time.monotonic() - started
     # cargo-mutants exits 2 when mutants survive, 3 on timeouts, 4 when the unmutated tree fails.
     if done.returncode not in (0, 2, 3):
-        raise SystemExit(f"cargo mutants failed (exit {done.returncode}): the unmutated tests must pass first")
+        raise SystemExit(f"cargo mutants failed (exit {done.returncode}): the unmutated tests must pass")
     listing = out / "mutants.out"
     results = {t["file"]: FileResult(t["file"], "cargo-mutants") for t in targets}
 
@@ -167,7 +169,9 @@ def run_python(targets: list[dict]) -> list[FileResult]:
             [str(Path(PY).parent / "cr-filter-pragma"), str(session)], cwd=tree, env=env, check=True
         )
         subprocess.run([cr, "exec", str(config), str(session)], cwd=tree, env=env, check=True)
-        dump = subprocess.run([cr, "dump", str(session)], cwd=tree, env=env, check=True, capture_output=True, text=True)
+        dump = subprocess.run(
+            [cr, "dump", str(session)], cwd=tree, env=env, check=True, capture_output=True, text=True
+        )
         for line in dump.stdout.splitlines():
             item, result = json.loads(line)
             if result is None or result.get("worker_outcome") == "skipped":
@@ -200,9 +204,8 @@ def main() -> int:
     results = run_rust(rust, args.jobs) + run_python(python)
     for r in results:
         accept(r, accepted)
-        spec = next(t for t in rust + python if t["file"] == r.file)
-        r.__dict__["why"] = spec["why"]
-    (OUT / "report.json").write_text(json.dumps([asdict(r) | {"why": r.__dict__["why"]} for r in results], indent=1))
+        r.why = next(t["why"] for t in rust + python if t["file"] == r.file)
+    (OUT / "report.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     print("\n| file | tool | mutants | killed | survived | accepted | timed out | unviable | minutes |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
