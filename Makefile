@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 PY := .venv/bin/python
 
-.PHONY: help demo setup test check tests test-rust test-python test-slow test-wasm bench-guard lint lints bench fmt
+.PHONY: help demo setup test check tests mutants mutants-ci test-rust test-python test-slow test-wasm bench-guard lint lints bench fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,14 @@ lints: ## the linters, without the set-up step
 	$(PY) -m ruff format --check python tests benches examples scripts
 	$(PY) -m mypy
 	.venv/bin/lint-imports
+
+mutants: ## mutation testing of every file in mutants.toml (long: docs/TESTING.md has the figures)
+	scripts/setup.sh --mutants
+	$(PY) scripts/mutants.py
+
+mutants-ci: ## mutation testing of the ci = true files of mutants.toml; fails on a surviving mutant
+	scripts/setup.sh --mutants
+	$(PY) scripts/mutants.py --ci
 
 bench: setup ## the full benchmarks (docs/PERFORMANCE.md)
 	$(PY) -m pytest benches -q --benchmark-enable --benchmark-json=benches/results/latest.json

@@ -15,6 +15,7 @@ with its diff or its description, and with the reason if mutants.toml accepts it
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -25,6 +26,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import tomllib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the backport (a dependency of the relay extra there)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".cache" / "mutants"
@@ -42,6 +48,7 @@ class FileResult:
     timeout: int = 0
     unviable: int = 0
     seconds: float = 0.0
+    equivalent: int = 0  # skipped before running: equivalent by construction (see equivalent_regions)
     why: str = ""
 
 
@@ -136,6 +143,86 @@ def scratch_tree() -> Path:
     return tree
 
 
+Region = tuple[tuple[int, int], tuple[int, int], str]
+
+
+def _spans(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0)
+
+
+def equivalent_regions(source: str) -> list[Region]:
+    """Where a mutant cannot change what the code does, by construction: annotations (the
+    package uses ``from __future__ import annotations``: they are strings, never evaluated),
+    the ``*`` or ``/`` markers of a parameter list (every call passes those arguments by
+    keyword, which the markers only constrain), and the methods of a ``Protocol`` (interface
+    declarations whose body is ``...``: never called)."""
+    tree = ast.parse(source)
+    future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    if not any(a.name == "annotations" for n in future for a in n.names):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(
+            (isinstance(b, ast.Name) and b.id == "Protocol") for b in node.bases
+        ):
+            for item in node.body:
+                stub = isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
+                    isinstance(x, ast.Expr) and isinstance(x.value, ast.Constant) for x in item.body
+                )
+                if stub:
+                    out.append((*_spans(item), "protocol"))
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            out.append((*_spans(node.annotation), "annotation"))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.returns is not None:
+                out.append((*_spans(node.returns), "annotation"))
+            # the signature, from the name to the first statement, minus its default values
+            body = node.body[0]
+            start = (node.lineno, node.col_offset)
+            end = (body.lineno, body.col_offset)
+            defaults = [_spans(d) for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None]
+            out.append((start, end, "signature:" + repr(defaults)))
+        elif isinstance(node, ast.AnnAssign):
+            out.append((*_spans(node.annotation), "annotation"))
+    return out
+
+
+def equivalent(mutation: dict, source: str, regions: list[Region]) -> str | None:
+    start, end = tuple(mutation["start_pos"]), tuple(mutation["end_pos"])
+    for a, b, kind in regions:
+        if not (a <= start and end <= b):
+            continue
+        if kind == "annotation":
+            return "in an annotation (never evaluated)"
+        if kind == "protocol":
+            return "in a Protocol's method declaration (never called)"
+        defaults = ast.literal_eval(kind.split(":", 1)[1])
+        if any(d0 <= start and end <= d1 for d0, d1 in defaults):
+            continue  # a default value is code
+        line = source.splitlines()[start[0] - 1]
+        if line[start[1] : end[1]] in ("*", "/"):
+            return "a keyword-only or positional-only marker (callers pass those by keyword)"
+    return None
+
+
+def skip_equivalent(session: Path, module: Path) -> int:
+    """Marks the mutants of ``equivalent_regions`` as skipped; returns how many."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    source = module.read_text()
+    regions = equivalent_regions(source)
+    skipped = 0
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.work_items):
+            m = item.mutations[0]
+            why = equivalent({"start_pos": m.start_pos, "end_pos": m.end_pos}, source, regions)
+            if why is not None:
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=why))
+                skipped += 1
+    return skipped
+
+
 def run_python(targets: list[dict]) -> list[FileResult]:
     if not targets:
         return []
@@ -168,6 +255,7 @@ def run_python(targets: list[dict]) -> list[FileResult]:
         subprocess.run(
             [str(Path(PY).parent / "cr-filter-pragma"), str(session)], cwd=tree, env=env, check=True
         )
+        r.equivalent = skip_equivalent(session, tree / t["file"])
         subprocess.run([cr, "exec", str(config), str(session)], cwd=tree, env=env, check=True)
         dump = subprocess.run(
             [cr, "dump", str(session)], cwd=tree, env=env, check=True, capture_output=True, text=True
@@ -206,12 +294,14 @@ def main() -> int:
         accept(r, accepted)
         r.why = next(t["why"] for t in rust + python if t["file"] == r.file)
     (OUT / "report.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
-    print("\n| file | tool | mutants | killed | survived | accepted | timed out | unviable | minutes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "\n| file | tool | mutants | killed | survived | accepted | timeout | unviable | skipped | minutes |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| `{r.file}` | {r.tool} | {r.mutants} | {r.killed} | {len(r.survived)} | {len(r.accepted)} "
-            f"| {r.timeout} | {r.unviable} | {r.seconds / 60:.1f} |"
+            f"| {r.timeout} | {r.unviable} | {r.equivalent} | {r.seconds / 60:.1f} |"
         )
     survivors = [(r.file, s) for r in results for s in r.survived]
     for r in results:

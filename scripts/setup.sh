@@ -2,14 +2,17 @@
 # Installs everything the demo and the tests need on a fresh Debian 12 machine.
 # Idempotent: each step is skipped when its result is already there.
 #
-#   scripts/setup.sh          python venv + the extension (enough for the demo)
-#   scripts/setup.sh --all    also the wasm toolchain, Chromium, Redis (the tests)
+#   scripts/setup.sh            python venv + the extension (enough for the demo)
+#   scripts/setup.sh --all      also the wasm toolchain, Chromium, Redis (the tests)
+#   scripts/setup.sh --mutants  --all and cargo-mutants (make mutants, make mutants-ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 want_all=0
+want_mutants=0
 [ "${1:-}" = "--all" ] && want_all=1
+[ "${1:-}" = "--mutants" ] && want_all=1 && want_mutants=1
 
 apt_packages=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$1"); }
@@ -48,3 +51,10 @@ fi
 # (Re)build the extension into the venv; cargo makes this fast when nothing changed.
 .venv/bin/maturin develop --release --quiet 2>&1 | grep -vE "^(📦|🔗|✏️|🛠|🐍|Ignoring |⚠️  Warning: .*extension-module)" || true
 .venv/bin/python -c "import proof_messenger" || { echo "setup: the extension failed to build" >&2; exit 1; }
+
+# cargo-mutants, pinned, built from crates.io once (its own binary; about 2 minutes on 2 cores).
+CARGO_MUTANTS_VERSION=27.1.0
+if [ "$want_mutants" = 1 ] && [ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
+  echo "setup: cargo install cargo-mutants $CARGO_MUTANTS_VERSION"
+  cargo install --quiet --locked cargo-mutants --version "$CARGO_MUTANTS_VERSION"
+fi

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import sqlite3
 import tempfile
 import threading
@@ -101,6 +103,43 @@ def test_client_keys_are_stored_only_as_hashes(db: SqliteDatabase) -> None:
     assert store.revoke(client.id, now_ms=2).revoked_at_ms == 2
     assert store.authenticate(api_key) is None
     assert store.list_clients() == [] and len(store.list_clients(include_revoked=True)) == 1
+
+
+def test_keys_and_ids_have_their_documented_entropy_and_shape(db: SqliteDatabase) -> None:
+    """An API key is pmk_ + 32 random bytes (256 bits, 43 base64url characters); a client id
+    is cli_ + 10 random bytes in hex. The client record cannot be changed after the fact."""
+    store = SqlClientStore(db)
+    client, api_key = store.create("svc", audience="payments-api", now_ms=1)
+    assert re.fullmatch(r"pmk_[A-Za-z0-9_-]{43}", api_key), api_key
+    assert re.fullmatch(r"cli_[0-9a-f]{20}", client.id), client.id
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        client.audience = "other-api"  # type: ignore[misc]
+    assert not hasattr(client, "__dict__")  # slots: no attribute can be added either
+
+
+def test_a_database_written_before_keeps_authenticating(db: SqliteDatabase) -> None:
+    """The key index is the first 16 hex characters of the key's SHA-256, as every existing
+    table holds it: a row written so (by an earlier version, or by hand) authenticates."""
+    api_key = "pmk_" + "C" * 43
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    store = SqlClientStore(db)
+    db.execute(
+        "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        ("cli_old", "old", "payments-api", digest[:16], digest, 1),
+    )
+    found = store.authenticate(api_key)
+    assert found is not None and (found.id, found.audience) == ("cli_old", "payments-api")
+
+
+def test_client_listing_pages_by_100_from_the_first(db: SqliteDatabase) -> None:
+    store = SqlClientStore(db)
+    made = [store.create(f"svc{i}", audience="api", now_ms=i)[0] for i in range(101)]
+    listed = store.list_clients()
+    assert len(listed) == 100 and listed[0] == made[0] and listed[-1] == made[99]
+    assert store.list_clients(offset=100) == [made[100]]
+    store.revoke(made[0].id, now_ms=200)
+    assert store.list_clients()[0] == made[1]
 
 
 def test_a_row_with_the_same_key_index_and_another_hash_is_nobody(db: SqliteDatabase) -> None:

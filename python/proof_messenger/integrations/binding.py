@@ -54,11 +54,14 @@ def proof_from_header(value: str | None) -> bytes:
         )
     if len(value) > MAX_HEADER_CHARS:
         raise ProofRejected(INVALID_PROOF_HEADER, "the proof header is too large", 400)
+    text = value.strip()
     try:
-        return base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+        if "=" in text:  # unpadded base64url only: one spelling per header
+            raise ValueError("padded")
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise ProofRejected(
-            INVALID_PROOF_HEADER, f"{PROOF_HEADER} must be base64url of the proof JSON", 400
+            INVALID_PROOF_HEADER, f"{PROOF_HEADER} must be unpadded base64url of the proof JSON", 400
         ) from None
 
 

@@ -109,6 +109,44 @@ mod tests {
         assert_eq!(claim_key(&s, "bm9uY2U"), full[..16]);
     }
 
+    fn proof(subject: Option<&str>) -> AnyProof {
+        use proof_messenger_core::ed25519::SigningKey;
+        use proof_messenger_core::json::{parse, Limits, Value};
+        use proof_messenger_core::proof::Envelope;
+        let text = match subject {
+            Some(s) => format!(r#"{{"subject":"{s}"}}"#),
+            None => "{}".to_owned(),
+        };
+        let Value::Object(context) = parse(text.as_bytes(), &Limits::default()).unwrap() else { unreachable!() };
+        let envelope = Envelope::new(context, "bank".into(), 1_000, "AAECAwQFBgcICQoLDA0ODw").unwrap();
+        AnyProof::Ed25519(envelope.sign(&SigningKey::from_seed(&[7; 32])))
+    }
+
+    #[test]
+    fn a_claim_lasts_until_the_proof_expires_plus_the_skew() {
+        let p = proof(Some("alice"));
+        let c = Claim::of(&p, "bank", Some(301_000), 5_000, 30_000).unwrap();
+        assert_eq!(
+            c,
+            Claim {
+                subject: "alice".into(),
+                audience: "bank".into(),
+                nonce: "AAECAwQFBgcICQoLDA0ODw".into(),
+                expires_at_ms: 331_000
+            }
+        );
+        // no expiry (or 0): from now
+        assert_eq!(Claim::of(&p, "bank", None, 5_000, 30_000).unwrap().expires_at_ms, 35_000);
+        assert_eq!(Claim::of(&p, "bank", Some(0), 5_000, 30_000).unwrap().expires_at_ms, 35_000);
+        assert_eq!(Claim::of(&p, "bank", Some(1), 5_000, 0).unwrap().expires_at_ms, 1);
+        assert_eq!(
+            Claim::of(&p, "bank", Some(u64::MAX), 5_000, 0),
+            Err(RecordError::Invalid("expiry out of range".into()))
+        );
+        assert_eq!(Claim::of(&p, "bank", Some(1), 0, i64::MAX).unwrap().expires_at_ms, i64::MAX, "saturates");
+        assert!(Claim::of(&proof(None), "bank", Some(1), 0, 0).is_err(), "an accepted proof names a subject");
+    }
+
     #[test]
     fn claim_keys_equal_one_by_one_keys_across_subject_runs() {
         let c = |s: &str, n: &str| Claim { subject: s.into(), audience: "a".into(), nonce: n.into(), expires_at_ms: 0 };

@@ -320,6 +320,7 @@ mod tests {
     #[test]
     fn unverified_decisions() {
         let d = Decision::unverified(None, "invalid_json", "at byte 3", &owner(), 9);
+        assert_eq!((d.decided_at_ms, d.client_id.as_deref(), d.valid), (9, Some("cli_1"), false));
         assert_eq!(
             (d.code.as_deref(), d.detail.as_deref(), d.audience.as_str()),
             (Some("invalid_json"), Some("at byte 3"), "bank")

@@ -127,6 +127,9 @@ mod tests {
         index.add(&B, &[9], 10).unwrap();
         assert_eq!(index.seen(&B, 0).unwrap(), [false], "expired on arrival");
         assert_eq!(index.len(), 1);
+        assert!(!index.is_empty());
+        index.add(&B, &[10], 10).unwrap();
+        assert_eq!(index.seen(&B, 10).unwrap(), [true], "added at its expiry millisecond: still counts");
         index.clear();
         assert_eq!(index.seen(&[A, B].concat(), 0).unwrap(), [false, false]);
     }
