@@ -58,7 +58,8 @@ mutants-ci: ## mutation testing of the ci = true files of mutants.toml; fails on
 	scripts/setup.sh --mutants
 	$(PY) scripts/mutants.py --ci
 
-bench: setup ## the full benchmarks (docs/PERFORMANCE.md)
+bench: ## the full benchmarks (docs/PERFORMANCE.md; the relay's: benches/relay/bench.py)
+	scripts/setup.sh --bench
 	$(PY) -m pytest benches -q --benchmark-enable --benchmark-json=benches/results/latest.json
 
 fmt: ## format Rust and Python sources

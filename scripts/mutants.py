@@ -25,8 +25,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import tomllib
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the backport (a dependency of the relay extra there)

@@ -5,14 +5,17 @@
 #   scripts/setup.sh            python venv + the extension (enough for the demo)
 #   scripts/setup.sh --all      also the wasm toolchain, Chromium, Redis (the tests)
 #   scripts/setup.sh --mutants  --all and cargo-mutants (make mutants, make mutants-ci)
+#   scripts/setup.sh --bench    --all and wrk, the relay benchmarks' load generator (make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 want_all=0
 want_mutants=0
+want_bench=0
 [ "${1:-}" = "--all" ] && want_all=1
 [ "${1:-}" = "--mutants" ] && want_all=1 && want_mutants=1
+[ "${1:-}" = "--bench" ] && want_all=1 && want_bench=1
 
 apt_packages=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || apt_packages+=("$1"); }
@@ -21,6 +24,7 @@ if [ "$want_all" = 1 ]; then
   # Debian's rustc-web brings a wasm32 std (the rustup toolchain here has none), lld-22 its linker.
   for p in rustc-web cargo-web rust-web-src lld-22 chromium redis-server; do need_pkg "$p"; done
 fi
+[ "$want_bench" = 1 ] && need_pkg wrk
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "setup: apt-get install ${apt_packages[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

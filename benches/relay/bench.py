@@ -191,6 +191,8 @@ def _ms(text: str) -> float:
 def wrk(
     url: str, bodies: Path, *, auth: str, content_type: str, sep: str, connections: int, duration: int
 ) -> dict:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk (the load generator) is not installed: scripts/setup.sh --bench")
     cmd = [
         "wrk",
         "-t1",

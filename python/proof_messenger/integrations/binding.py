@@ -56,9 +56,12 @@ def proof_from_header(value: str | None) -> bytes:
         raise ProofRejected(INVALID_PROOF_HEADER, "the proof header is too large", 400)
     text = value.strip()
     try:
-        if "=" in text:  # unpadded base64url only: one spelling per header
-            raise ValueError("padded")
-        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        # One spelling per header: padding, "+", "/" and non-zero trailing bits decode to
+        # the same bytes, so the canonical encoding of the bytes must be the text itself.
+        if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode():
+            raise ValueError("not canonical unpadded base64url")
+        return raw
     except (binascii.Error, ValueError):
         raise ProofRejected(
             INVALID_PROOF_HEADER, f"{PROOF_HEADER} must be unpadded base64url of the proof JSON", 400
