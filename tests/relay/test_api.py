@@ -250,10 +250,15 @@ async def test_rate_limits_429_with_retry_after(make_harness) -> None:
         assert 1 <= int(r.headers["retry-after"]) <= 60
         other = await h.new_client()  # limits are per client
         assert (await h.verify(sign(key), other)).status_code == 200
-        # a batch costs one unit per proof
+        # a batch costs one unit per proof: two of three spent, a batch of two is over
         third = await h.new_client()
-        r = await h.verify_batch([sign(key) for _ in range(4)], third)
-        assert r.status_code == 429
+        r = await h.verify_batch([sign(key) for _ in range(2)], third)
+        assert r.status_code == 200
+        r = await h.verify_batch([sign(key) for _ in range(2)], third)
+        assert r.status_code == 429 and "retry-after" in r.headers
+        # a batch over the whole budget can never pass: not a 429 (tests/relay/attacks)
+        r = await h.verify_batch([sign(key) for _ in range(4)], await h.new_client())
+        assert r.status_code == 413 and r.json()["error"]["code"] == "batch_too_large"
         metrics = (await h.http.get("/metrics")).text
         assert 'proof_messenger_rate_limit_rejections_total{scope="client"} 2.0' in metrics
 

@@ -22,6 +22,7 @@ from proof_messenger.integrations import (
     proof_from_header,
 )
 from proof_messenger.integrations.binding import MAX_HEADER_CHARS
+from proof_messenger.relay.errors import Refused
 from proof_messenger.relay.http.guards import bearer
 
 KEY = pm.SigningKey.from_bytes(bytes(range(32)))
@@ -135,8 +136,15 @@ def test_a_verifier_answering_for_another_context_is_refused() -> None:
     ],
 )
 def test_only_a_bearer_header_carries_a_token(value: str, token: str | None) -> None:
-    assert bearer({"authorization": value}) == token
-    assert bearer({}) is None
+    assert bearer([value]) == token
+    assert bearer([]) is None
+
+
+@pytest.mark.parametrize("values", [["Bearer pmk_a", "Bearer pmk_b"], ["Bearer pmk_a", "Basic x"], ["", ""]])
+def test_more_than_one_authorization_header_is_refused(values: list[str]) -> None:
+    with pytest.raises(Refused) as exc:
+        bearer(values)
+    assert exc.value.code == "unauthorized"
 
 
 def test_encode_header_is_unpadded_base64url() -> None:

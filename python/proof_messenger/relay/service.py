@@ -141,6 +141,14 @@ def build_relay(
         redis_url=config.redis_url,
         share_of=config.workers,
     )
+    if limiter.client_capacity < config.max_batch_count:
+        log.warning(
+            "rate_limit_client %r admits at most %d proofs per request (per worker), fewer than"
+            " max_batch_count %d: larger batches are refused (batch_too_large)",
+            config.rate_limit_client,
+            limiter.client_capacity,
+            config.max_batch_count,
+        )
     audit = audit or open_audit_sink(config, data_dir)
     events = DecisionEvents(log_context=config.log_context)
     metrics = RelayMetrics()

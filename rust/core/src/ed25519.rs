@@ -332,6 +332,31 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_equal_hashed_and_shown_by_their_bytes() {
+        use std::collections::hash_map::DefaultHasher;
+        let a = SigningKey::from_seed(&[1; 32]).public_key();
+        let b = SigningKey::from_seed(&[2; 32]).public_key();
+        let a2 = PublicKey::from_bytes(&a.bytes).unwrap();
+        // a trusted-key list and a key index rely on these: two keys are one only if their bytes are
+        assert!(a == a2 && a != b);
+        let hash = |k: &PublicKey| {
+            let mut h = DefaultHasher::new();
+            k.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&a), hash(&a2));
+        assert_ne!(hash(&a), hash(&b));
+        // Debug names the key id, never more
+        assert_eq!(format!("{a:?}"), format!("PublicKey({})", a.key_id()));
+    }
+
+    #[test]
+    fn the_seed_round_trips() {
+        let seed = hex32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        assert_eq!(*SigningKey::from_seed(&seed).to_seed(), seed);
+    }
+
+    #[test]
     fn rfc8032_test1_signs_and_verifies() {
         // RFC 8032 section 7.1, TEST 1 (empty message).
         let sk = SigningKey::from_seed(&hex32("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));

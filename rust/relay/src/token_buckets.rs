@@ -164,6 +164,32 @@ mod tests {
     }
 
     #[test]
+    fn a_group_that_fits_is_charged_once() {
+        let b = TokenBuckets::new(&[(4, 60.0)]).unwrap();
+        assert_eq!(b.hit_grouped(&["a", "a"]), [0, 0]);
+        assert_eq!(b.hit("a", 2), 0, "two of the four tokens are left");
+        assert!(b.hit("a", 1) > 0);
+    }
+
+    #[test]
+    fn keys_are_tracked_until_their_buckets_are_full_again() {
+        let b = TokenBuckets::new(&[(1, 3600.0)]).unwrap();
+        assert!(b.is_empty());
+        assert_eq!([b.hit("a", 1), b.hit("b", 1)], [0, 0]);
+        assert_eq!((b.len(), b.is_empty()), (2, false));
+        b.retain_recent();
+        assert_eq!(b.len(), 2, "an hour from full: kept");
+        // A bucket of one token refilled every 20 ms is full again after the sleep (a
+        // lower bound on elapsed time, not a timing assertion).
+        let quick = TokenBuckets::new(&[(1, 0.02)]).unwrap();
+        assert_eq!(quick.hit("a", 1), 0);
+        assert_eq!(quick.len(), 1);
+        std::thread::sleep(Duration::from_millis(100));
+        quick.retain_recent();
+        assert!(quick.is_empty(), "full again: forgotten");
+    }
+
+    #[test]
     fn bad_quotas_are_refused() {
         for quota in [(0, 1.0), (1, 0.0), (1, -1.0), (1, f64::NAN), (1, f64::INFINITY), (u32::MAX, 1e-12)] {
             assert!(TokenBuckets::new(&[quota]).is_err(), "{quota:?}");

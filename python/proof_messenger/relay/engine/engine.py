@@ -320,6 +320,13 @@ class Engine:
             if len(js) > 1 and self.limiter.hit_client(client_id, sum(len(j.bodies) for j in js)).allowed:
                 continue
             for job in js:
+                if len(job.bodies) > self.limiter.client_capacity:  # not a wait: a 429 would loop
+                    job.refusal = Refused(
+                        errors.BATCH_TOO_LARGE,
+                        f"{len(job.bodies)} proofs can never fit the client rate limit"
+                        f" ({self.limiter.client_capacity} at most per request)",
+                    )
+                    continue
                 rd = self.limiter.hit_client(client_id, len(job.bodies))
                 if not rd.allowed:
                     if self.metrics:

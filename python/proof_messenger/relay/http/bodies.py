@@ -94,9 +94,17 @@ def _no_constants(name: str) -> Any:
 
 
 def parse_model(body: bytes, model: type[M]) -> M:
-    """Strict JSON + pydantic validation; any failure is a 400 invalid_request."""
+    """Strict JSON + pydantic validation; any failure is a 400 invalid_request. The body
+    is UTF-8 without a byte-order mark, as for the proof endpoints (``json.loads`` of bytes
+    would guess UTF-16 or UTF-32, and import their codecs on first use)."""
     try:
-        obj = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(errors.INVALID_REQUEST, "body is not UTF-8") from None
+    if text.startswith("\ufeff"):
+        raise Refused(errors.INVALID_REQUEST, "body starts with a byte-order mark")
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
         # Lone surrogates survive json.loads but are not Unicode text: refuse them here.
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

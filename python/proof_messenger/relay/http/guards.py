@@ -6,13 +6,13 @@ any work for it. API keys are checked by the client store (an indexed lookup
 of a hash prefix, then a constant-time comparison of the full hash); the
 admin token by a constant-time comparison of digests.
 
->>> bearer({"authorization": "Bearer  pmk_abc "}), bearer({"authorization": "Basic x"}), bearer({})
+>>> bearer(["Bearer  pmk_abc "]), bearer(["Basic x"]), bearer([])
 ('pmk_abc', None, None)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -25,11 +25,15 @@ if TYPE_CHECKING:
     from ..service import Relay
 
 
-def bearer(headers: Mapping[str, str]) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header (names lower-case), or None."""
-    value = headers.get("authorization")
-    if value and value[:7].lower() == "bearer ":
-        return value[7:].strip() or None
+def bearer(values: Sequence[str]) -> str | None:
+    """The token of the request's ``Authorization: Bearer <token>`` header, given every
+    ``Authorization`` value of the request; None without one. More than one header is
+    refused (401): a proxy and the relay could each take a different one."""
+    if len(values) > 1:
+        raise Refused(errors.UNAUTHORIZED, "more than one Authorization header")
+    for value in values:  # the one header
+        if value[:7].lower() == "bearer ":
+            return value[7:].strip() or None
     return None
 
 
@@ -38,7 +42,7 @@ def client_guard(relay: Relay) -> Callable[[Request], ApiClient]:
     active client (401 otherwise; a failing store is 503); then no unknown query parameter."""
 
     def client(request: Request) -> ApiClient:
-        token = bearer(request.headers)
+        token = bearer(request.headers.getlist("authorization"))
         if token is None:
             raise Refused(errors.UNAUTHORIZED, "missing bearer API key")
         found = relay.clients.authenticate(token)
@@ -55,7 +59,7 @@ def admin_guard(relay: Relay) -> Callable[[Request], None]:
     unknown query parameter."""
 
     def admin(request: Request) -> None:
-        token = bearer(request.headers)
+        token = bearer(request.headers.getlist("authorization"))
         if token is None or not admin_token_matches(token, relay.admin_token):
             raise Refused(errors.UNAUTHORIZED, "admin token required")
         reject_unknown_query(request)

@@ -4,13 +4,30 @@ bodies are not parsed by these models: proof bytes go to the core parser untouch
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 _TEXT = r"^[^\x00]+$"  # no NUL: the registry must fit PostgreSQL TEXT too
 _LABEL = r"^[^\x00-\x1f\x7f]*$"  # a name shown to a person: no control characters
 _B64URL = r"^[A-Za-z0-9_-]*$"
+MAX_NAME_BYTES = 255  # PROTOCOL.md section 2: a subject or an audience is 1 to 255 UTF-8 bytes
+
+
+def _protocol_name(value: str) -> str:
+    """A subject or audience no proof could carry is refused where it is configured."""
+    if len(value.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ValueError(f"at most {MAX_NAME_BYTES} UTF-8 bytes (PROTOCOL.md section 2)")
+    return value
+
+
+# Subjects and audiences as the protocol bounds them (characters and, then, UTF-8 bytes).
+Name = Annotated[
+    str, Field(min_length=1, max_length=MAX_NAME_BYTES, pattern=_TEXT), AfterValidator(_protocol_name)
+]
+ShownName = Annotated[
+    str, Field(min_length=1, max_length=MAX_NAME_BYTES, pattern=_LABEL), AfterValidator(_protocol_name)
+]
 
 
 class _Strict(BaseModel):
@@ -101,7 +118,7 @@ class BatchVerdicts(_Strict):
 
 
 class ChallengeRequest(_Strict):
-    subject: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
+    subject: Name
     ttlMs: int | None = Field(default=None, ge=1000, le=3_600_000)
 
 
@@ -113,7 +130,7 @@ class ChallengeOut(_Strict):
 
 
 class KeyEnrollRequest(_Strict):
-    subject: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
+    subject: Name
     publicKey: str = Field(
         min_length=1, max_length=4096, description="base64 raw 32 bytes or SPKI DER, or PEM."
     )
@@ -140,7 +157,7 @@ class KeyList(_Strict):
 
 class ClientCreateRequest(_Strict):
     name: str = Field(min_length=1, max_length=256, pattern=_TEXT)
-    audience: str = Field(min_length=1, max_length=1024, pattern=_TEXT)
+    audience: Name
 
 
 class ClientOut(_Strict):
@@ -168,7 +185,7 @@ class Health(_Strict):
 
 
 class RegistrationChallengeRequest(_Strict):
-    subject: str = Field(min_length=1, max_length=1024, pattern=_LABEL)
+    subject: ShownName
     userName: str | None = Field(default=None, max_length=256, pattern=_LABEL)
     displayName: str | None = Field(default=None, max_length=256, pattern=_LABEL)
 

@@ -78,8 +78,9 @@ class VerifyEndpoints:
 
     async def _run(self, scope: Scope, receive: Receive) -> Job:
         path, cfg = scope["path"], self.relay.config
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
-        token = bearer(headers)
+        raw = scope["headers"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw if k in _WANTED}
+        token = bearer([v.decode("latin-1") for k, v in raw if k == b"authorization"])
         if token is None:  # no credentials: refused before the body is read
             raise Refused(errors.UNAUTHORIZED, "missing bearer API key")
         if scope.get("query_string"):

@@ -20,6 +20,10 @@ Two backends, one interface:
 (True, False, True)
 >>> rl.hit_subjects([("bob", 1), ("carol", 2)])
 [0, 60]
+>>> RateLimiter(client_limit="100/minute;20/second", subject_limit="1/second").client_capacity
+20
+>>> RateLimiter(client_limit="100/second", subject_limit="1/second", share_of=4).client_capacity
+25
 """
 
 from __future__ import annotations
@@ -145,6 +149,12 @@ class RateLimiter:
         else:
             shared = "sliding-window" if strategy == TOKEN_BUCKET else strategy
             self._limits = _LimitsBackend(shared, redis_url, key_prefix)
+
+    @property
+    def client_capacity(self) -> int:
+        """The most proofs one request can be charged by the client limit (its smallest
+        budget): a larger batch can never pass, however long the client waits."""
+        return min(i.amount for i in self._client_items)
 
     @staticmethod
     def _buckets(items: list[RateLimitItem]) -> TokenBuckets:

@@ -1,0 +1,36 @@
+"""One relay process per module of attacks (starting one costs about a second)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..conftest import RelayProcess, start_relay
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
+    data: Path = tmp_path_factory.mktemp("attacks") / "data"
+    proc = start_relay(data, "--webauthn-rp-id", "localhost", "--webauthn-origins", "http://localhost:8787")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+def new_client(relay: RelayProcess, http: httpx.Client, audience: str = "payments-api") -> str:
+    """A fresh API client's key."""
+    r = http.post(
+        f"{relay.url}/v1/admin/clients", json={"name": "c", "audience": audience}, headers=relay.admin
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["apiKey"])
