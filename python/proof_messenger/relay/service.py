@@ -133,7 +133,12 @@ def build_relay(
     registry = SqlKeyRegistry(db)
     clients = SqlClientStore(db)
     credentials = WebAuthnStore(db)
-    replay: ReplayStore = RedisReplayStore(config.redis_url) if config.redis_url else SqlReplayStore(db)
+    retention = config.max_age_ms + config.max_skew_ms  # a challenge outlives every proof made for it
+    replay: ReplayStore = (
+        RedisReplayStore(config.redis_url, challenge_retention_ms=retention)
+        if config.redis_url
+        else SqlReplayStore(db, challenge_retention_ms=retention)
+    )
     limiter = RateLimiter(
         client_limit=config.rate_limit_client,
         subject_limit=config.rate_limit_subject,

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 # Claim: one proof's claim on a nonce, kept until ``expires_at_ms`` (subject, audience,
 # nonce, expires_at_ms). Native (rust/relay/src/claims.rs): the engine builds a group's
 # claims in one call (``relay.claims``), and ``Claim.keys`` computes their claim keys.
+from proof_messenger._core import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_SKEW_MS
 from proof_messenger._core.relay import Claim, NonceIndex, claim_key
 
 from .. import errors
@@ -44,9 +45,11 @@ from .db import Database
 # SQL text here interpolates only constant column lists and "?" placeholders (S608 noqa);
 # every value is a bound parameter.
 
-# Expired challenges stay known this long, so that a late proof is told
-# "challenge_expired" rather than treated as carrying a client nonce.
-CHALLENGE_GRACE_MS = 600_000
+# Expired challenges stay known as long as a proof made before the expiry can still pass
+# the freshness check (max_age + max_skew), so that a late proof is told "challenge_expired"
+# rather than taken for one carrying a client nonce. The relay passes its configured
+# window; this default matches the core's default window.
+DEFAULT_CHALLENGE_RETENTION_MS = DEFAULT_MAX_AGE_MS + DEFAULT_MAX_SKEW_MS
 
 
 __all__ = [
@@ -77,6 +80,9 @@ class Challenge:
 
 
 class ReplayStore(Protocol):
+    # how long an expired challenge stays known (the relay's max_age_ms + max_skew_ms)
+    challenge_retention_ms: int
+
     def issue_challenge(self, subject: str, audience: str, *, ttl_ms: int, now_ms: int) -> Challenge: ...
 
     def consume(
@@ -155,8 +161,9 @@ class SqlReplayStore:
     in the table instead (``INSERT ... ON CONFLICT DO NOTHING``).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, challenge_retention_ms: int = DEFAULT_CHALLENGE_RETENTION_MS) -> None:
         self.db = db
+        self.challenge_retention_ms = challenge_retention_ms
         self._index = NonceIndex()
         self._seq = 0  # the highest pm_nonce_log row the index has seen
         self._lock = threading.Lock()  # one decision at a time per process, index updates included
@@ -281,7 +288,7 @@ class SqlReplayStore:
     def purge(self, *, now_ms: int) -> int:
         n = self.db.execute("DELETE FROM pm_nonce_log WHERE expires_at_ms < ?", (now_ms,)).rowcount
         n += self.db.execute(
-            "DELETE FROM pm_challenges WHERE expires_at_ms < ?", (now_ms - CHALLENGE_GRACE_MS,)
+            "DELETE FROM pm_challenges WHERE expires_at_ms < ?", (now_ms - self.challenge_retention_ms,)
         ).rowcount
         self._index.purge(now_ms)
         return n
@@ -318,10 +325,18 @@ class RedisReplayStore:
     of them in one pipeline round trip.
     """
 
-    def __init__(self, url: str, *, prefix: str = "pm:", socket_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "pm:",
+        socket_timeout_s: float = 2.0,
+        challenge_retention_ms: int = DEFAULT_CHALLENGE_RETENTION_MS,
+    ) -> None:
         import redis
 
         self.prefix = prefix
+        self.challenge_retention_ms = challenge_retention_ms
         self.client = redis.Redis.from_url(
             url,
             socket_timeout=socket_timeout_s,
@@ -338,7 +353,10 @@ class RedisReplayStore:
         ch = Challenge(new_nonce(), subject, audience, now_ms + ttl_ms)
         key = f"{self.prefix}{{{ch.nonce}}}:c"
         self.client.set(
-            key, f"{ch.expires_at_ms}:{_binding(subject, audience)}", px=ttl_ms + CHALLENGE_GRACE_MS, nx=True
+            key,
+            f"{ch.expires_at_ms}:{_binding(subject, audience)}",
+            px=ttl_ms + self.challenge_retention_ms,
+            nx=True,
         )
         return ch
 
