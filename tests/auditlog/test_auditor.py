@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import proof_messenger as pm
 import pytest
@@ -347,6 +349,37 @@ def test_cli_receipt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     doc["entry"] = doc["entry"].replace('"rejected"', '"accepted"')
     (tmp_path / "forged.json").write_text(json.dumps(doc))
     assert cli(["receipt", str(tmp_path / "forged.json"), "--public-key", vkey]) == 1
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda d: {**d, "receiptId": d["receiptId"].replace("_9", "_8")},  # another entry's id
+        lambda d: {**d, "receiptId": "rcpt_0000000000000000_9"},  # another log's id
+        lambda d: {**d, "index": "9"},  # the right number in the wrong type
+        lambda d: {**d, "index": 9.0},
+        lambda d: {**d, "index": True},
+        lambda d: {**d, "origin": ["example.com/r"]},
+        lambda d: {**d, "decision": "accepted"},  # a member nothing would check
+        lambda d: {**d, "checkpoint": 7},
+        lambda d: {**d, "leafHash": base64.b64encode(b"x" * 31).decode()},
+    ],
+)
+def test_cli_receipt_checks_every_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], forge: Any
+) -> None:
+    with AuditLog.open(tmp_path / "r", origin="example.com/r", background=False) as log:
+        for i in range(9):
+            log.append(record(i))
+        receipt = log.append(record(9))
+        log.append(record(10))
+        vkey = log.verifier.vkey
+    (tmp_path / "good.json").write_text(json.dumps(receipt.to_dict()))
+    assert cli(["receipt", str(tmp_path / "good.json"), "--public-key", vkey]) == 0
+    (tmp_path / "forged.json").write_text(json.dumps(forge(receipt.to_dict())))
+    capsys.readouterr()
+    assert cli(["receipt", str(tmp_path / "forged.json"), "--public-key", vkey]) == 1
+    assert "entry 9 is in" not in capsys.readouterr().out
 
 
 def test_module_entry_point(log_dir: Path) -> None:

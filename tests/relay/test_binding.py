@@ -97,12 +97,13 @@ class FixedVerifier:
 
     audience = "api"
 
-    def __init__(self, digest: bytes | None) -> None:
+    def __init__(self, digest: bytes | None, context: dict[str, Any] | None = None) -> None:
         self.digest = digest
+        self.context = dict(CONTEXT) if context is None else context
 
     def verify(self, proof_json: bytes) -> VerifiedProof:
         return VerifiedProof(
-            "alice", dict(CONTEXT), PROOF.key_id, "api", PROOF.nonce, 1, "rcpt_1", self.digest
+            "alice", self.context, PROOF.key_id, "api", PROOF.nonce, 1, "rcpt_1", self.digest
         )
 
     async def averify(self, proof_json: bytes) -> VerifiedProof:
@@ -112,12 +113,19 @@ class FixedVerifier:
 def test_a_verifier_answering_for_another_context_is_refused() -> None:
     header = encode_header(PROOF.to_json())
     assert check_request(FixedVerifier(PROOF.context_digest), BODY, header).receipt_id == "rcpt_1"
-    assert check_request(FixedVerifier(None), BODY, header).subject == "alice"  # a verifier without digests
+    # a verdict without a digest vouches for no context
+    assert rejected(lambda: check_request(FixedVerifier(None), BODY, header)) == (CONTEXT_MISMATCH, 403)
     for other in (bytes(32), b"\xff" * 32):  # below and above the bound digest
         assert rejected(lambda o=other: check_request(FixedVerifier(o), BODY, header)) == (
             CONTEXT_MISMATCH,
             403,
         )
+
+
+def test_the_endpoint_reads_the_body_it_checked_not_the_verifiers_context() -> None:
+    header = encode_header(PROOF.to_json())
+    lying = FixedVerifier(PROOF.context_digest, context={"action": "wire_transfer", "amount": "99999.00"})
+    assert check_request(lying, BODY, header).context == CONTEXT
 
 
 @pytest.mark.parametrize(

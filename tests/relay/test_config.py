@@ -7,7 +7,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from proof_messenger.relay.config import Config, ConfigError, admin_token, load_config
+from proof_messenger.relay.config import (
+    Config,
+    ConfigError,
+    admin_token,
+    ensure_data_dir,
+    load_config,
+    weak_token,
+)
 
 
 def test_secure_defaults() -> None:
@@ -17,7 +24,7 @@ def test_secure_defaults() -> None:
     assert cfg.redis_url is None
     assert (cfg.max_body_bytes, cfg.max_batch_bytes, cfg.max_batch_count) == (65_536, 4 * 1024 * 1024, 1000)
     assert (cfg.max_age_ms, cfg.max_skew_ms) == (300_000, 30_000)
-    assert cfg.log_context is False and cfg.demo is False and cfg.user == "nobody"
+    assert cfg.log_context is False and cfg.demo is False and cfg.user == "proof-messenger"
 
 
 def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
@@ -71,15 +78,84 @@ def test_admin_token_generated_once_with_0600(tmp_path: Path, capsys: pytest.Cap
     out = io.StringIO()
     token = admin_token(cfg, announce=out)
     path = tmp_path / "data" / "admin.token"
-    assert len(token) >= 32 and token in out.getvalue()
+    assert len(token) >= 32 and weak_token(token) is None
+    # the announcement says where the token is, never the token (stderr is logged)
+    assert str(path) in out.getvalue() and token not in out.getvalue()
+    assert token[4:12] not in out.getvalue()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "data").st_mode) == 0o700
     again = io.StringIO()
     assert admin_token(cfg, announce=again) == token and again.getvalue() == ""  # printed only once
 
 
+@pytest.mark.parametrize(
+    "token",
+    ["a" * 32, "a" * 200, "ab" * 16, "password" * 4, "abcd" * 8, "short-but-random-Xk3"],
+)
+def test_a_weak_admin_token_is_refused_everywhere(tmp_path: Path, token: str) -> None:
+    with pytest.raises(ConfigError, match="admin_token"):
+        load_config(env={"PROOF_MESSENGER_ADMIN_TOKEN": token}, flags={"data_dir": str(tmp_path)})
+    path = tmp_path / "admin.token"
+    path.write_text(token + "\n")
+    cfg = load_config(env={}, flags={"data_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="admin token in"):
+        admin_token(cfg, announce=None)
+
+
+def test_tokens_people_generate_are_strong_enough() -> None:
+    import secrets
+
+    for _ in range(200):
+        assert weak_token(secrets.token_hex(16)) is None  # 32 hex digits (openssl rand -hex 16)
+        assert weak_token(secrets.token_urlsafe(32)) is None
+    assert weak_token(STRONG) is None
+
+
+def test_the_config_file_cannot_hold_the_admin_token(tmp_path: Path) -> None:
+    toml = tmp_path / "relay.toml"
+    toml.write_text(f'[relay]\nadmin_token = "{STRONG}"\n')
+    with pytest.raises(ConfigError, match="PROOF_MESSENGER_ADMIN_TOKEN"):
+        load_config(config_file=toml, env={})
+    toml.write_text(f'admin_token = "{STRONG}"\n')  # top level too
+    with pytest.raises(ConfigError, match="not read from files"):
+        load_config(config_file=toml, env={})
+
+
+def test_an_existing_data_dir_is_made_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    ensure_data_dir(load_config(env={}, flags={"data_dir": str(data)}))
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+
+
+def test_embedded_stores_are_owner_only_under_a_lax_umask(tmp_path: Path) -> None:
+    """An embedded verifier runs under its host service's umask, not the relay's 077."""
+    from proof_messenger.integrations import EmbeddedVerifier
+
+    old = os.umask(0o022)
+    try:
+        v = EmbeddedVerifier(
+            load_config(env={}, flags={"data_dir": str(tmp_path / "data"), "decision_log": ""}),
+            audience="payments-api",
+        )
+        v.close()
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    assert any(p.name == "relay.sqlite3" for p in files)
+    public = {"log.pub", "log.json"}  # the log's verification key and metadata, public by design
+    lax = {
+        str(p): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in files
+        if p.stat().st_mode & 0o077 and p.name not in public
+    }
+    assert lax == {}
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700  # and all of it behind 0700
+
+
 def test_admin_token_from_env_is_not_in_repr(tmp_path: Path) -> None:
-    secret = "s" * 40
+    secret = STRONG
     cfg = load_config(env={"PROOF_MESSENGER_ADMIN_TOKEN": secret}, flags={"data_dir": str(tmp_path)})
     assert admin_token(cfg, announce=None) == secret
     assert secret not in repr(cfg)
@@ -103,6 +179,8 @@ def test_every_field_has_an_env_name() -> None:
         assert value != getattr(default, name), name
 
 
+STRONG = "Xk3_9vQz-2LmTa7RbW0cYd5NeHf1JgUp8s"  # 34 characters, 34 distinct
+
 # field -> (environment value, the coerced value load_config must produce)
 _SAMPLES: dict[str, tuple[str, object]] = {
     "host": ("::1", "::1"),
@@ -115,7 +193,7 @@ _SAMPLES: dict[str, tuple[str, object]] = {
     "data_dir": ("/tmp/x", Path("/tmp/x")),
     "redis_url": ("redis://h:1/0", "redis://h:1/0"),
     "sqlite_synchronous": ("full", "full"),
-    "admin_token": ("t" * 32, "t" * 32),
+    "admin_token": (STRONG, STRONG),
     "admin_token_file": ("/tmp/t", Path("/tmp/t")),
     "max_body_bytes": ("100", 100),
     "max_batch_bytes": ("100000", 100_000),

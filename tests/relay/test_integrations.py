@@ -195,7 +195,7 @@ def test_relay_verifier_unavailable_and_retries(tmp_path: Path) -> None:
         held.bind(("127.0.0.1", 0))
         port = held.getsockname()[1]
         verifier = RelayVerifier(
-            f"http://127.0.0.1:{port}", "pmk_x", timeout_s=0.5, retries=2, backoff_s=0.01
+            f"http://127.0.0.1:{port}", "pmk_x", audience=AUDIENCE, timeout_s=0.5, retries=2, backoff_s=0.01
         )
         key = pm.SigningKey.generate()
         with pytest.raises(ProofRejected) as info:

@@ -180,9 +180,29 @@ def test_slow_and_oversized_bodies_over_a_socket(tmp_path: Path) -> None:
         assert relay.stop() == 0
 
 
+SERVICE_USER = "proof-messenger"  # the relay's default --user
+
+
+def ensure_service_user() -> None:
+    """As root, the dedicated user the relay drops to by default, created as an operator
+    would (a system account without a home or a shell)."""
+    import pwd
+    import subprocess
+
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            check=True,
+        )
+
+
 def test_privilege_drop_when_started_as_root(tmp_path: Path) -> None:
     import tempfile
 
+    if os.geteuid() == 0:
+        ensure_service_user()
     parent = Path(tempfile.mkdtemp(prefix="pm-drop-"))
     parent.chmod(0o755)  # pytest's tmp_path is root-only: the dropped user could not reach it
     data = parent / "data"
@@ -194,8 +214,8 @@ def test_privilege_drop_when_started_as_root(tmp_path: Path) -> None:
         if os.geteuid() == 0:
             import pwd
 
-            assert uids == {pwd.getpwnam("nobody").pw_uid}  # real, effective, saved, fs: all dropped
-            assert data.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+            assert uids == {pwd.getpwnam(SERVICE_USER).pw_uid}  # real, effective, saved, fs: all dropped
+            assert data.stat().st_uid == pwd.getpwnam(SERVICE_USER).pw_uid
         else:
             assert uids == {os.geteuid()}
         with httpx.Client(timeout=10) as http:
@@ -218,7 +238,7 @@ def test_root_without_a_usable_user_refuses(tmp_path: Path) -> None:
     try:
         start_relay(tmp_path / "data", "--user", "no-such-user-xyz", allow_root=False, timeout=10)
     except RuntimeError as exc:
-        assert "refusing to run as root" in str(exc)
+        assert "refusing to run as root" in str(exc) and "useradd --system" in str(exc)
     else:
         raise AssertionError("the relay started as root without a user to drop to")
 

@@ -53,7 +53,7 @@ from typing import Any
 
 from . import merkle
 from .crypt import Keyring, SealError
-from .entry import check_entry, log_id_of, parse_leaf, unseal
+from .entry import check_entry, log_id_of, parse_leaf, receipt_id, unseal
 from .log import LOCK, META, PUB, Receipt, read_meta
 from .note import Checkpoint, NoteError, Verifier, open_checkpoint, split_notes
 from .store import CHECKPOINTS, ENTRIES, MARKER_PREFIX, TREE, iter_lines
@@ -588,11 +588,14 @@ def verify_receipt(
     a checkpoint signed by a trusted key for its origin (the receipt's own, or
     ``checkpoint``, e.g. a newer one from a witness), and the inclusion proof
     (the receipt's, or computed from ``log_dir``'s tree: never trusted, only
-    verified against the signed root)."""
+    verified against the signed root). Every member counts: the id too, which the relay's
+    answers carry."""
     try:
         r = receipt if isinstance(receipt, Receipt) else Receipt.from_dict(receipt)
     except (KeyError, ValueError, TypeError) as exc:
         return ReceiptCheck(False, f"malformed receipt: {exc}")
+    if r.receipt_id != receipt_id(log_id_of(r.origin), r.index):
+        return ReceiptCheck(False, f"the receipt id is not that of entry {r.index} of {r.origin}")
     if merkle.leaf_hash(r.entry) != r.leaf_hash:
         return ReceiptCheck(False, "the entry does not hash to the receipt's leaf hash")
     entry = parse_leaf(r.entry)

@@ -142,18 +142,47 @@ class Receipt(NamedTuple):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Receipt:
+        """The receipt of :meth:`to_dict`'s full form, read strictly: every member has
+        its one type, and a member this format does not define is refused rather than
+        ignored (an auditor must not be shown a field nothing checked)."""
+        unknown = set(d) - _RECEIPT_MEMBERS
+        if unknown:
+            raise ValueError(f"unknown receipt member(s): {', '.join(sorted(map(str, unknown)))}")
+        index = d["index"]
+        if type(index) is not int or index < 0:
+            raise ValueError("index must be a non-negative integer")
         proof = d.get("inclusionProof")
+        if proof is not None and not isinstance(proof, list):
+            raise ValueError("inclusionProof must be a list of base64 hashes or null")
+        checkpoint = d.get("checkpoint")
+        if checkpoint is not None and not isinstance(checkpoint, str):
+            raise ValueError("checkpoint must be a signed note or null")
+        leaf_hash = base64.b64decode(_text(d, "leafHash"), validate=True)
+        if len(leaf_hash) != 32:
+            raise ValueError("leafHash must be 32 bytes")
         return cls(
-            receipt_id=str(d["receiptId"]),
-            origin=str(d["origin"]),
-            index=int(d["index"]),
-            leaf_hash=base64.b64decode(d["leafHash"], validate=True),
-            entry=str(d["entry"]).encode(),
-            checkpoint=d.get("checkpoint"),
+            receipt_id=_text(d, "receiptId"),
+            origin=_text(d, "origin"),
+            index=index,
+            leaf_hash=leaf_hash,
+            entry=_text(d, "entry").encode(),
+            checkpoint=checkpoint,
             inclusion_proof=None
             if proof is None
             else tuple(base64.b64decode(h, validate=True) for h in proof),
         )
+
+
+_RECEIPT_MEMBERS = frozenset(
+    {"receiptId", "origin", "index", "leafHash", "entry", "checkpoint", "inclusionProof"}
+)
+
+
+def _text(d: Mapping[str, Any], name: str) -> str:
+    value = d[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string")
+    return value
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -360,8 +360,9 @@ class LogStore:
         scanned = builder.size
         if watermark and (commit_size < watermark or root_at_watermark != watermark_root):
             raise LogCorrupted(
-                f"{self.directory}: the entries do not reproduce the signed checkpoint at size {watermark} "
-                f"(valid committed prefix: {commit_size} entries); run `audit verify` on it"
+                f"{self.directory}: entry {commit_size} onwards does not reproduce the signed checkpoint"
+                f" at size {watermark}; run `proof-messenger audit verify {self.directory}` to see"
+                " the first bad entry, and restore the log from a backup"
             )
         file_size = os.fstat(self._entries).st_size
         dropped_bytes = file_size - commit_end

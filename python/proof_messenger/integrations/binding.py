@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
+import json
 
 import proof_messenger as pm
 
@@ -88,21 +90,22 @@ def bind(body: bytes, proof_json: bytes) -> bytes:
     return digest
 
 
-def _after(verified: VerifiedProof, digest: bytes) -> VerifiedProof:
-    # Defence in depth: the verifier's verified context must be the bound one.
-    if verified.context_digest is not None and verified.context_digest != digest:
+def _after(verified: VerifiedProof, body: bytes, digest: bytes) -> VerifiedProof:
+    # Defence in depth: the verifier must vouch for the bound context (a verdict without
+    # a digest vouches for nothing), and what the endpoint reads is the body it checked.
+    if verified.context_digest is None or verified.context_digest != digest:
         raise ProofRejected(CONTEXT_MISMATCH, "the verified context differs from this body", 403)
-    return verified
+    return dataclasses.replace(verified, context=json.loads(body.decode("utf-8")))
 
 
 def check_request(verifier: Verifier, body: bytes, header: str | None) -> VerifiedProof:
     """Everything a protected endpoint needs: header -> binding -> verification (nonce consumed)."""
     proof_json = proof_from_header(header)
     digest = bind(body, proof_json)
-    return _after(verifier.verify(proof_json), digest)
+    return _after(verifier.verify(proof_json), body, digest)
 
 
 async def acheck_request(verifier: Verifier, body: bytes, header: str | None) -> VerifiedProof:
     proof_json = proof_from_header(header)
     digest = bind(body, proof_json)
-    return _after(await verifier.averify(proof_json), digest)
+    return _after(await verifier.averify(proof_json), body, digest)

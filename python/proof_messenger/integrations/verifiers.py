@@ -32,6 +32,7 @@ INVALID_PROOF_HEADER = "invalid_proof_header"  # 400: the header is not base64ur
 INVALID_BODY = "invalid_body"  # 400: the request body is not strict JSON (the core's parser)
 CONTEXT_MISMATCH = "context_mismatch"  # 403: the proof approves another request than this body
 VERIFIER_UNAVAILABLE = "verifier_unavailable"  # 503: the relay cannot be reached
+AUDIENCE_MISMATCH = "audience_mismatch"  # 403: the proof is for another verifier (PROTOCOL.md)
 
 
 class ProofRejected(Exception):
@@ -135,13 +136,15 @@ class RelayVerifier:
         base_url: str,
         api_key: str,
         *,
-        audience: str = "",
+        audience: str,
         timeout_s: float = 2.0,
         retries: int = 2,
         backoff_s: float = 0.1,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if not audience:
+            raise ValueError("RelayVerifier needs the audience this service answers to")
         self.audience = audience
         self.retries = retries
         self.backoff_s = backoff_s
@@ -152,8 +155,13 @@ class RelayVerifier:
             base_url=base_url, headers=headers, timeout=timeout, transport=async_transport
         )
 
-    def _outcome(self, response: httpx.Response) -> VerifiedProof | None:
-        """The verified proof; ProofRejected; or None to retry (503)."""
+    def _outcome(self, response: httpx.Response, proof: pm.Proof) -> VerifiedProof | None:
+        """The verified proof; ProofRejected; or None to retry (503).
+
+        The relay vouches for the signature, the key's owner and the nonce; what was
+        approved is read from the proof that was sent, never from the relay's JSON, and the
+        relay's answer must be about that proof and this service's audience (an API key of
+        another audience makes the relay check the proof against that one)."""
         if response.status_code == 503:
             return None
         try:
@@ -165,8 +173,14 @@ class RelayVerifier:
         if response.status_code == 200:
             if not body.get("valid"):
                 raise _rejected(body)
+            if body.get("audience") != self.audience or proof.audience != self.audience:
+                raise ProofRejected(
+                    AUDIENCE_MISMATCH, f"the proof is not addressed to {self.audience!r}", 403
+                )
             digest = body.get("contextDigest")
-            return _verified(body, _b64url_decode(digest) if digest else None)
+            if not isinstance(digest, str) or _b64url_decode(digest) != proof.context_digest:
+                raise ProofRejected(CONTEXT_MISMATCH, "the relay's verdict is about another context", 403)
+            return _verified(body, proof)
         err = body.get("error", {}) if isinstance(body, dict) else {}
         code = err.get("code", "relay_error")
         if response.status_code in (400, 413):  # the proof itself is malformed
@@ -177,9 +191,10 @@ class RelayVerifier:
         raise ProofRejected(VERIFIER_UNAVAILABLE, f"relay refused the request: {code}", 503)
 
     def verify(self, proof_json: bytes) -> VerifiedProof:
+        proof = _parsed(proof_json)
         for attempt in range(self.retries + 1):
             try:
-                result = self._outcome(self._sync.post("/v1/proofs/verify", content=proof_json))
+                result = self._outcome(self._sync.post("/v1/proofs/verify", content=proof_json), proof)
             except httpx.ConnectError:
                 result = None
             except httpx.TimeoutException:
@@ -191,9 +206,10 @@ class RelayVerifier:
         raise ProofRejected(VERIFIER_UNAVAILABLE, "the relay is unavailable", 503)
 
     async def averify(self, proof_json: bytes) -> VerifiedProof:
+        proof = _parsed(proof_json)
         for attempt in range(self.retries + 1):
             try:
-                result = self._outcome(await self._async.post("/v1/proofs/verify", content=proof_json))
+                result = self._outcome(await self._async.post("/v1/proofs/verify", content=proof_json), proof)
             except httpx.ConnectError:
                 result = None
             except httpx.TimeoutException:
@@ -217,14 +233,24 @@ def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _verified(verdict: dict[str, Any], digest: bytes | None) -> VerifiedProof:
+def _parsed(proof_json: bytes) -> pm.Proof:
+    """The proof as this service reads it (the relay refuses what does not parse, too)."""
+    try:
+        return pm.Proof.from_json(proof_json)
+    except pm.ProofMessengerError as exc:
+        raise ProofRejected(exc.code, exc.detail, 400) from None
+
+
+def _verified(verdict: dict[str, Any], proof: pm.Proof) -> VerifiedProof:
+    # The relay decides who signed (subject, key id) and hands out the receipt; the
+    # approved action and its digest are the proof's own.
     return VerifiedProof(
         subject=verdict.get("subject"),
-        context=verdict.get("context") or {},
+        context=proof.context,
         key_id=verdict.get("keyId"),
-        audience=verdict.get("audience", ""),
-        nonce=verdict.get("nonce"),
-        timestamp_ms=verdict.get("timestamp"),
+        audience=proof.audience,
+        nonce=proof.nonce,
+        timestamp_ms=proof.timestamp_ms,
         receipt_id=verdict.get("receiptId"),
-        context_digest=digest,
+        context_digest=proof.context_digest,
     )

@@ -5,7 +5,8 @@ Every :class:`~proof_messenger.relay.config.Config` field is a flag
 ``PROOF_MESSENGER_*`` variables, which override the ``--config`` TOML file.
 
 The socket is bound first (so a privileged port works), then a process
-started as root switches to ``--user`` (default ``nobody``) — or refuses to
+started as root switches to ``--user`` (default ``proof-messenger``, a dedicated
+system user) — or refuses to
 run if that is impossible — and only then opens the data directory and
 serves. SIGTERM/SIGINT stop accepting connections, let in-flight requests
 finish (``graceful_timeout_s``), then fsync and close the stores.
@@ -24,7 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proof_messenger.auditlog import LogCorrupted
+
 from .config import FIELDS, Config, ConfigError, admin_token, ensure_data_dir, load_config
+
+# The exit status of a relay that refuses to start on a damaged audit log (EX_CONFIG in
+# sysexits.h): a supervisor must not restart it into the same refusal.
+EXIT_LOG_CORRUPTED = 78
 
 log = logging.getLogger("proof_messenger.relay")
 
@@ -34,7 +41,7 @@ _HELP = {
     "data_dir": "data directory: SQLite database, audit log, admin token (default ./data)",
     "redis_url": "share nonces, challenges and rate limits through Redis (redis://host:6379/0)",
     "demo": "serve the wire-transfer demo at /demo/",
-    "user": "unprivileged user to switch to when started as root (default nobody)",
+    "user": "unprivileged user to switch to when started as root (default proof-messenger)",
     "server": "ASGI server: uvicorn (default) or granian",
     "workers": "worker processes sharing the socket (default 1; >1: add --redis-url for exact rate limits)",
 }
@@ -85,7 +92,14 @@ def drop_privileges(cfg: Config) -> None:
     try:
         pw = pwd.getpwnam(cfg.user)
     except KeyError:
-        raise SystemExit(f"refusing to run as root: user {cfg.user!r} does not exist (set --user)") from None
+        raise SystemExit(
+            f"refusing to run as root: user {cfg.user!r} does not exist; create a dedicated one"
+            f" (useradd --system --no-create-home --shell /usr/sbin/nologin {cfg.user}) or set --user"
+        ) from None
+    if cfg.user == "nobody":
+        # nobody is shared by every daemon that drops to it: each could read the admin
+        # token and the audit log key.
+        log.warning("user 'nobody' is shared with other services; use a dedicated user")
     if pw.pw_uid == 0:
         raise SystemExit("refusing to run as root: --user names a root account")
     for path in [cfg.data_dir, *cfg.data_dir.rglob("*")]:
@@ -157,7 +171,11 @@ def serve(cfg: Config) -> int:
 def _run_worker(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
     from .http import create_app
 
-    app = create_app(cfg)  # opens the stores: after the privilege drop and in the worker process
+    try:
+        app = create_app(cfg)  # opens the stores: after the privilege drop and in the worker process
+    except LogCorrupted as exc:
+        print(f"proof-messenger relay: refusing to start: {exc}", file=sys.stderr, flush=True)
+        return EXIT_LOG_CORRUPTED
     tune_gc()
     print(
         f"proof-messenger relay listening on http://{host}:{port} (data: {cfg.data_dir})",
@@ -220,7 +238,7 @@ def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
     signal.signal(signal.SIGINT, stop)
     for slot in range(cfg.workers):
         spawn(slot)
-    failed = False
+    failed = corrupted = False
     while children:
         try:
             pid, status = os.wait()
@@ -231,6 +249,10 @@ def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
         slot = children.pop(pid, -1)
         if slot < 0:
             continue
+        if not stopping and os.waitstatus_to_exitcode(status) == EXIT_LOG_CORRUPTED:
+            corrupted = True  # every worker would refuse the same log: stop them all
+            stop(signal.SIGTERM, None)
+            continue
         if not stopping:
             log.error("worker %d exited (status %d); restarting it", pid, status)
             time.sleep(0.5)
@@ -238,6 +260,8 @@ def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
         elif os.waitstatus_to_exitcode(status) != 0:
             failed = True
     log.info("relay stopped")
+    if corrupted:
+        return EXIT_LOG_CORRUPTED
     return 1 if failed else 0
 
 

@@ -13,8 +13,11 @@ local data directory, no external service.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import os
 import secrets
+import stat
 import sys
 import types
 import typing
@@ -28,6 +31,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10: the tomli backport (same API)
     import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
+
+log = logging.getLogger("proof_messenger.relay")
 
 ENV_PREFIX = "PROOF_MESSENGER_"
 
@@ -43,7 +48,7 @@ class Config:
     port: int = 8787
     server: str = "uvicorn"  # uvicorn | granian (see docs/RELAY.md for the measurement)
     workers: int = 1  # processes sharing the socket (uvicorn); >1: use redis_url for exact rate limits
-    user: str = "nobody"  # started as root: drop to this user after binding
+    user: str = "proof-messenger"  # started as root: drop to this dedicated user after binding
     allow_root: bool = False  # keep root privileges (containers that need it; discouraged)
     graceful_timeout_s: float = 10.0  # in-flight requests drain for this long on SIGTERM
     # --- storage --------------------------------------------------------------
@@ -163,6 +168,11 @@ def _from_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(merged) - set(FIELDS))
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    if "admin_token" in merged:  # config files get copied, committed and shown around
+        raise ConfigError(
+            f"config file {path}: admin_token is not read from files; set {ENV_PREFIX}ADMIN_TOKEN"
+            " or admin_token_file (a file of its own, mode 0600)"
+        )
     return merged
 
 
@@ -221,7 +231,9 @@ def _validate(cfg: Config) -> None:
     check(cfg.challenge_ttl_ms > 0, "challenge_ttl_ms must be > 0")
     check(cfg.audit_receipt in _RECEIPTS, f"audit_receipt must be one of {_RECEIPTS}")
     check(cfg.audit_checkpoint_interval_s >= 0, "audit_checkpoint_interval_s must be >= 0")
-    check(cfg.admin_token is None or len(cfg.admin_token) >= 32, "admin_token must have >= 32 characters")
+    if cfg.admin_token is not None:
+        problem = weak_token(cfg.admin_token)
+        check(problem is None, f"admin_token {problem}")
     if cfg.audit_witness_url is not None:
         check(
             cfg.audit_witness_url.startswith(("http://", "https://")),
@@ -242,8 +254,13 @@ def _validate(cfg: Config) -> None:
 
 
 def ensure_data_dir(cfg: Config) -> Path:
-    """Creates the data directory (mode 0700) if needed and returns it."""
+    """Creates the data directory (mode 0700) if needed, takes group and other access
+    away from an existing one, and returns it."""
     cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(cfg.data_dir.stat().st_mode)
+    if mode & 0o077:
+        log.warning("data directory %s had mode %o: tightened to %o", cfg.data_dir, mode, mode & 0o700)
+        os.chmod(cfg.data_dir, mode & 0o700)
     return cfg.data_dir
 
 
@@ -261,8 +278,9 @@ def admin_token(cfg: Config, *, announce: typing.TextIO | None = sys.stderr) -> 
     except FileNotFoundError:
         token = ""
     if token:
-        if len(token) < 32:
-            raise ConfigError(f"admin token in {path} is shorter than 32 characters")
+        problem = weak_token(token)
+        if problem:
+            raise ConfigError(f"admin token in {path} {problem}")
         return token
     ensure_data_dir(cfg)
     token = "pma_" + secrets.token_urlsafe(32)
@@ -273,8 +291,28 @@ def admin_token(cfg: Config, *, announce: typing.TextIO | None = sys.stderr) -> 
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(token + "\n")
     if announce is not None:
+        # Never the token itself: stderr ends up in journald and container logs.
         announce.write(
-            f"proof-messenger relay: generated an admin token (stored in {path}, mode 0600):\n  {token}\n"
+            f"proof-messenger relay: generated an admin token in {path} (mode 0600, readable"
+            f" by this user only); use it with: Authorization: Bearer $(cat {path})\n"
         )
         announce.flush()
     return token
+
+
+MIN_TOKEN_CHARS = 32
+MIN_TOKEN_BITS = 96
+
+
+def weak_token(token: str) -> str | None:
+    """Why ``token`` is too weak to be the admin credential, or None.
+
+    At least 32 characters, and not repetitive: length x log2(distinct characters) must
+    reach 96 bits (32 x "a" gives 0, "password" four times 90; 32 random hex digits about
+    120, a generated ``pma_`` token about 250). A rough bound on what a guesser faces,
+    never a proof of randomness: generate tokens (``openssl rand -base64 32``)."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"must have >= {MIN_TOKEN_CHARS} characters"
+    if len(token) * math.log2(max(len(set(token)), 1)) < MIN_TOKEN_BITS:
+        return "is too repetitive to be a secret (generate one: openssl rand -base64 32)"
+    return None

@@ -17,7 +17,9 @@ with psycopg, translating ``?`` to ``%s``); the stores do not change.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -163,5 +165,13 @@ def query_in(db: Database, sql: str, values: Sequence[Any], *, chunk: int = IN_C
 
 
 def open_database(data_dir: Path, *, synchronous: str = "normal") -> SqliteDatabase:
-    """The relay's embedded database: ``<data_dir>/relay.sqlite3``."""
-    return SqliteDatabase(data_dir / "relay.sqlite3", synchronous=synchronous)
+    """The relay's embedded database: ``<data_dir>/relay.sqlite3``, owner-only (0600).
+
+    Created here rather than by SQLite, which would apply the process umask: an embedded
+    verifier runs under its host service's umask, not the relay's 077. SQLite gives the
+    ``-wal`` and ``-shm`` files the database file's mode."""
+    path = data_dir / "relay.sqlite3"
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o600)  # an older relay's file
+    return SqliteDatabase(path, synchronous=synchronous)
