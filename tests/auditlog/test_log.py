@@ -147,6 +147,34 @@ def test_one_writer_per_log_and_slots_per_process(tmp_path: Path) -> None:
     again.close()
 
 
+def test_relays_on_one_host_never_share_an_origin(tmp_path: Path) -> None:
+    """Two data directories on one host, default node: each log has an origin of its
+    own (one origin, two trees would look like a fork to a witness), kept on restart."""
+    import re
+    import socket
+
+    host = socket.gethostname()
+    first = open_node_log(tmp_path / "relay-a" / "auditlog", background=False)
+    second = open_node_log(tmp_path / "relay-b" / "auditlog", background=False)
+    try:
+        assert first.origin != second.origin
+        for alog in (first, second):
+            assert re.fullmatch(rf"proof-messenger/{re.escape(host)}-[0-9a-f]{{8}}-0", alog.origin)
+            assert alog.directory.name == f"{host}-0"
+        origins = (first.origin, second.origin)
+    finally:
+        first.close()
+        second.close()
+    again = open_node_log(tmp_path / "relay-a" / "auditlog", background=False)
+    other_slot = open_node_log(tmp_path / "relay-a" / "auditlog", background=False)
+    try:
+        assert again.origin == origins[0]  # a restart continues the same log
+        assert other_slot.origin not in origins and other_slot.origin.endswith("-1")
+    finally:
+        again.close()
+        other_slot.close()
+
+
 def test_an_existing_log_keeps_its_origin_and_key(tmp_path: Path) -> None:
     build_log(tmp_path / "log", entries=5)
     with AuditLog.open(tmp_path / "log", origin="example.com/other", background=False) as log:

@@ -44,6 +44,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -596,15 +597,28 @@ def open_node_log(
     max_slots: int = 64,
     **options: Any,
 ) -> AuditLog:
-    """Leases the first free log ``<root>/<node>-<slot>`` (origin
-    ``<origin_prefix>/<node>-<slot>``): each process on a host gets its own
-    log and key, and keeps it across restarts as long as it is the only one
-    running with that slot."""
+    """Leases the first free log ``<root>/<node>-<slot>``: each process on a host gets its
+    own log and key, and keeps it across restarts as long as it is the only one running
+    with that slot.
+
+    A new log's origin is ``<origin_prefix>/<node>-<slot>`` when ``node`` is given (the
+    operator names the nodes: keep them unique), else ``<origin_prefix>/<host>-<8 random
+    hex>-<slot>``: two relays on one host with separate data directories must not sign
+    checkpoints under one origin, which witnesses would take for a fork. An existing log
+    keeps the origin it was created with."""
+    explicit = node is not None
     node = node or socket.gethostname()
     for slot in range(max_slots):
         name = f"{node}-{slot}"
+        directory = Path(root) / name
+        if explicit:
+            origin: str | None = f"{origin_prefix}/{name}"
+        elif (directory / META).exists():
+            origin = None  # the stored one
+        else:
+            origin = f"{origin_prefix}/{node}-{secrets.token_hex(4)}-{slot}"
         try:
-            return AuditLog.open(Path(root) / name, origin=f"{origin_prefix}/{name}", **options)
+            return AuditLog.open(directory, origin=origin, **options)
         except LogBusy:
             continue
     raise LogBusy(f"all {max_slots} audit log slots under {root} are in use")

@@ -58,7 +58,7 @@ def read_api(get_log: Callable[[], AuditLog], *, dependencies: Sequence[DependsP
         if size is None:
             return latest
         if not 0 <= size <= latest:
-            raise Refused(errors.NOT_FOUND, f"tree size {size} is not checkpointed (latest: {latest})")
+            raise Refused(errors.NOT_FOUND, f"tree size {size} is beyond the latest checkpoint ({latest})")
         return size
 
     @api.get(
