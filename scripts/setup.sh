@@ -32,6 +32,13 @@ if [ "${#apt_packages[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
+# The relay started as root drops to a dedicated system user (docs/RELAY.md, `user`); a
+# package's install step would create it, and so does this one (as root only).
+if [ "$(id -u)" = 0 ] && ! id proof-messenger >/dev/null 2>&1; then
+  echo "setup: useradd --system proof-messenger (the relay's service user)"
+  useradd --system --no-create-home --shell /usr/sbin/nologin proof-messenger
+fi
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv

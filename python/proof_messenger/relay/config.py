@@ -293,8 +293,8 @@ def admin_token(cfg: Config, *, announce: typing.TextIO | None = sys.stderr) -> 
     if announce is not None:
         # Never the token itself: stderr ends up in journald and container logs.
         announce.write(
-            f"proof-messenger relay: generated an admin token in {path} (mode 0600, readable"
-            f" by this user only); use it with: Authorization: Bearer $(cat {path})\n"
+            f"proof-messenger relay: generated an admin token in {path} (mode 0600, the"
+            f" service user only); use it with: Authorization: Bearer $(cat {path})\n"
         )
         announce.flush()
     return token
