@@ -170,6 +170,10 @@ class RelayVerifier:
             raise ProofRejected(
                 VERIFIER_UNAVAILABLE, f"relay answered {response.status_code} without JSON", 503
             ) from None
+        if not isinstance(body, dict):
+            raise ProofRejected(
+                VERIFIER_UNAVAILABLE, f"relay answered {response.status_code} with a non-object", 503
+            )
         if response.status_code == 200:
             if not body.get("valid"):
                 raise _rejected(body)
@@ -178,10 +182,15 @@ class RelayVerifier:
                     AUDIENCE_MISMATCH, f"the proof is not addressed to {self.audience!r}", 403
                 )
             digest = body.get("contextDigest")
-            if not isinstance(digest, str) or _b64url_decode(digest) != proof.context_digest:
+            try:
+                same = isinstance(digest, str) and _b64url_decode(digest) == proof.context_digest
+            except ValueError:  # not base64 at all (binascii.Error is a ValueError)
+                same = False
+            if not same:
                 raise ProofRejected(CONTEXT_MISMATCH, "the relay's verdict is about another context", 403)
             return _verified(body, proof)
-        err = body.get("error", {}) if isinstance(body, dict) else {}
+        err = body.get("error", {})
+        err = err if isinstance(err, dict) else {}
         code = err.get("code", "relay_error")
         if response.status_code in (400, 413):  # the proof itself is malformed
             raise ProofRejected(code, err.get("detail", ""), 400)

@@ -97,8 +97,10 @@ def attempt(verifier: RelayVerifier, proof: pm.Proof, body: bytes, through_bindi
         (lambda v: {**v, "context": {**v["context"], "amount": "1.00"}}, False),  # the action changed
         (lambda v: {k: x for k, x in v.items() if k != "contextDigest"}, True),  # no digest to check
         (lambda v: {**v, "contextDigest": MALLORY_DIGEST}, True),  # a verdict about another proof
+        (lambda v: {**v, "contextDigest": "not base64!"}, True),  # garbage where the digest goes
+        (lambda v: {**v, "contextDigest": 7}, True),
     ],
-    ids=["context", "no-digest", "other-digest"],
+    ids=["context", "no-digest", "other-digest", "garbage-digest", "number-digest"],
 )
 @pytest.mark.parametrize("through_binding", [True, False], ids=["endpoint", "direct"])
 def test_a_verdict_about_another_context_gives_the_service_nothing_else(
@@ -125,5 +127,20 @@ def test_a_verdict_about_another_context_gives_the_service_nothing_else(
             assert verified.context == json.loads(body) == proof.context
             assert verified.context["amount"] == "50000.00"
             assert verified.context_digest == proof.context_digest
+    finally:
+        verifier.close()
+
+
+def test_a_relay_answer_that_is_not_an_object_is_verifier_unavailable(
+    relay: RelayProcess, http: httpx.Client
+) -> None:
+    api_key = new_client(relay, http)
+    key = enroll(relay, http, "erin")
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=["valid", True]))
+    verifier = RelayVerifier("http://relay", api_key, audience="payments-api", transport=transport)
+    try:
+        with pytest.raises(ProofRejected) as info:
+            verifier.verify(pm.sign(transfer("erin"), key, audience="payments-api").to_json())
+        assert (info.value.code, info.value.status) == ("verifier_unavailable", 503)
     finally:
         verifier.close()
