@@ -159,8 +159,8 @@ class Receipt(NamedTuple):
         if checkpoint is not None and not isinstance(checkpoint, str):
             raise ValueError("checkpoint must be a signed note or null")
         leaf_hash = base64.b64decode(_text(d, "leafHash"), validate=True)
-        if len(leaf_hash) != 32:
-            raise ValueError("leafHash must be 32 bytes")
+        if len(leaf_hash) != merkle.HASH_SIZE:
+            raise ValueError(f"leafHash must be {merkle.HASH_SIZE} bytes")
         return cls(
             receipt_id=_text(d, "receiptId"),
             origin=_text(d, "origin"),

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import proof_messenger as pm
 import pytest
 
 from ..conftest import RelayProcess, start_relay
@@ -34,3 +35,15 @@ def new_client(relay: RelayProcess, http: httpx.Client, audience: str = "payment
     )
     assert r.status_code == 201, r.text
     return str(r.json()["apiKey"])
+
+
+def enroll(relay: RelayProcess, http: httpx.Client, subject: str = "alice") -> pm.SigningKey:
+    """A fresh key, enrolled for ``subject``."""
+    key = pm.SigningKey.generate()
+    r = http.post(
+        f"{relay.url}/v1/admin/keys",
+        json={"subject": subject, "publicKey": key.verifying_key.to_base64()},
+        headers=relay.admin,
+    )
+    assert r.status_code == 201, r.text
+    return key

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import proof_messenger as pm
 import pytest
 
 from ..conftest import RelayProcess, sign, start_relay
-from .conftest import new_client
+from .conftest import enroll, new_client
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +31,7 @@ def test_a_batch_over_the_client_budget_is_batch_too_large(small_budget: RelayPr
     assert "admits at most 20 proofs per request" in warning and "max_batch_count 1000" in warning
     with httpx.Client(timeout=10) as http:
         auth = {"authorization": f"Bearer {new_client(relay, http)}", "content-type": "application/x-ndjson"}
-        signer = pm.SigningKey.generate()
-        r = http.post(
-            f"{relay.url}/v1/admin/keys",
-            json={"subject": "alice", "publicKey": signer.verifying_key.to_base64()},
-            headers=relay.admin,
-        )
-        assert r.status_code == 201, r.text
+        signer = enroll(relay, http)
         over = b"\n".join(sign(signer).to_json() for _ in range(21))
         for _ in range(3):  # the same answer however often it is retried
             r = http.post(f"{relay.url}/v1/proofs/verify-batch", content=over, headers=auth)

@@ -5,11 +5,10 @@ other disagree on who is calling. Now any request with more than one is refused 
 from __future__ import annotations
 
 import httpx
-import proof_messenger as pm
 import pytest
 
 from ..conftest import RelayProcess, sign
-from .conftest import new_client
+from .conftest import enroll, new_client
 
 JUNK = "Bearer pmk_not-a-key"
 
@@ -40,13 +39,7 @@ def test_verify_refuses_two_authorization_headers(
     relay: RelayProcess, http: httpx.Client, path: str, order: str
 ) -> None:
     key = new_client(relay, http)
-    signer = pm.SigningKey.generate()
-    r = http.post(
-        f"{relay.url}/v1/admin/keys",
-        json={"subject": "alice", "publicKey": signer.verifying_key.to_base64()},
-        headers=relay.admin,
-    )
-    assert r.status_code == 201, r.text
+    signer = enroll(relay, http)
     valid = f"Bearer {key}"
     pair = [valid, JUNK] if order == "valid first" else [JUNK, valid]
     media = "application/json" if path.endswith("verify") else "application/x-ndjson"

@@ -21,18 +21,7 @@ from proof_messenger.integrations.binding import check_request
 from proof_messenger.integrations.verifiers import ProofRejected
 
 from ..conftest import RelayProcess
-from .conftest import new_client
-
-
-def enroll(relay: RelayProcess, http: httpx.Client, subject: str) -> pm.SigningKey:
-    key = pm.SigningKey.generate()
-    r = http.post(
-        f"{relay.url}/v1/admin/keys",
-        json={"subject": subject, "publicKey": key.verifying_key.to_base64()},
-        headers=relay.admin,
-    )
-    assert r.status_code == 201, r.text
-    return key
+from .conftest import enroll, new_client
 
 
 def transfer(subject: str) -> dict[str, Any]:

@@ -9,12 +9,11 @@ import subprocess
 from pathlib import Path
 
 import httpx
-import proof_messenger as pm
 import pytest
 from proof_messenger.auditlog.store import ENTRIES, MARKER_PREFIX
 
 from ..conftest import relay_command, sign, start_relay
-from .conftest import new_client
+from .conftest import enroll, new_client
 
 
 def cut_below_checkpoint(data: Path) -> Path:
@@ -36,12 +35,7 @@ def test_a_relay_on_a_cut_log_refuses_to_start_in_one_line(tmp_path: Path, worke
     try:
         with httpx.Client(timeout=10) as http:
             client = new_client(relay, http)
-            key = pm.SigningKey.generate()
-            http.post(
-                f"{relay.url}/v1/admin/keys",
-                json={"subject": "alice", "publicKey": key.verifying_key.to_base64()},
-                headers=relay.admin,
-            ).raise_for_status()
+            key = enroll(relay, http)
             for _ in range(3):
                 r = http.post(
                     f"{relay.url}/v1/proofs/verify",
