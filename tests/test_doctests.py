@@ -64,6 +64,7 @@ MODULES_WITHOUT_EXAMPLES = [
     "proof_messenger.relay.engine.runner",
     "proof_messenger.relay.engine.trust",
     "proof_messenger.relay.http",
+    "proof_messenger.relay.http.admission",
     "proof_messenger.relay.http.bodies",
     "proof_messenger.relay.http.middleware",
     "proof_messenger.relay.http.openapi",

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -308,3 +309,26 @@ def test_example_service_and_client_end_to_end(tmp_path: Path) -> None:
             service.terminate()
             service.wait(timeout=10)
         relay.stop()
+
+
+async def test_fastapi_dependency_cuts_off_a_chunked_upload_at_its_limit(tmp_path: Path) -> None:
+    """Before: a chunked upload (no Content-Length) was buffered whole by ``request.body()``
+    before the size check (a 300 MB body: 678 MB peak). Now the dependency stops reading at
+    the first chunk over ``max_body_bytes`` (64 KiB by default)."""
+    verifier = EmbeddedVerifier(make_config(tmp_path / "data"), audience=AUDIENCE)
+    pulled = 0
+
+    async def upload() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(320):  # 20 MiB in 64 KiB chunks
+            pulled += 1
+            yield b"x" * 65536
+
+    try:
+        transport = httpx.ASGITransport(app=create_service(verifier))
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as http:
+            r = await http.post("/api/execute-transfer", content=upload())
+        assert r.status_code == 413 and r.json()["detail"]["code"] == "input_too_large"
+        assert pulled <= 3, pulled  # the limit's worth, not the 320 chunks sent
+    finally:
+        verifier.close()

@@ -27,14 +27,17 @@ def require_proof(
     async def dependency(request: Request) -> VerifiedProof:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            raise HTTPException(
-                413, detail={"code": "input_too_large", "detail": f"body exceeds {max_body_bytes} bytes"}
-            )
-        body = await request.body()  # cached by Starlette: the endpoint can read it again
-        if len(body) > max_body_bytes:
-            raise HTTPException(
-                413, detail={"code": "input_too_large", "detail": f"body exceeds {max_body_bytes} bytes"}
-            )
+            raise _too_large(max_body_bytes)
+        # A running limit while the body streams in: a chunked (or lying) upload is cut off at
+        # the first chunk over the limit instead of being buffered whole.
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise _too_large(max_body_bytes)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        request._body = body  # Starlette's body cache: the endpoint reads these same bytes
         try:
             return await acheck_request(verifier, body, request.headers.get(PROOF_HEADER))
         except ProofRejected as exc:
@@ -45,6 +48,10 @@ def require_proof(
 
     dependency.__doc__ = f"Requires a proof (header {PROOF_HEADER}) whose context is the request body."
     return dependency
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, detail={"code": "input_too_large", "detail": f"body exceeds {limit} bytes"})
 
 
 __all__ = ["INVALID_BODY", "require_proof"]

@@ -73,6 +73,12 @@ class Config:
     rate_limit_client: str = "1000/second"
     rate_limit_subject: str = "60/minute"
     rate_limit_strategy: str = "token-bucket"  # token-bucket | sliding-window | moving-window | fixed-window
+    # Before a verification body is read (relay/http/admission.py; per worker process):
+    auth_failure_limit: str = "20/second"  # store lookups of unknown or missing keys, per source address
+    max_inflight_bytes: int = 64 * 1024 * 1024  # body bytes reserved by requests in progress
+    max_client_inflight_bytes: int = 16 * 1024 * 1024  # ... by one API client's requests
+    max_inflight_jobs: int = 4096  # verification requests in progress
+    max_client_inflight_jobs: int = 1024  # ... of one API client
     # --- events and audit -----------------------------------------------------
     decision_log: str = "-"  # "-" = stdout, "" = off, else a file path
     log_context: bool = False  # include the verified context in decision events
@@ -244,7 +250,15 @@ def _validate(cfg: Config) -> None:
             cfg.redis_url.startswith(("redis://", "rediss://", "unix://")),
             "redis_url must be redis://, rediss:// or unix://",
         )
-    for spec in (cfg.rate_limit_client, cfg.rate_limit_subject):
+    check(
+        cfg.max_batch_bytes <= cfg.max_client_inflight_bytes <= cfg.max_inflight_bytes,
+        "need max_batch_bytes <= max_client_inflight_bytes <= max_inflight_bytes",
+    )
+    check(
+        1 <= cfg.max_client_inflight_jobs <= cfg.max_inflight_jobs,
+        "need 1 <= max_client_inflight_jobs <= max_inflight_jobs",
+    )
+    for spec in (cfg.rate_limit_client, cfg.rate_limit_subject, cfg.auth_failure_limit):
         from limits import parse_many
 
         try:

@@ -26,6 +26,7 @@ NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
 ALREADY_ENROLLED = "already_enrolled"  # the key or credential is already enrolled
 SERVICE_UNAVAILABLE = "service_unavailable"  # a store (Redis, SQLite, the audit log) failed
+OVERLOADED = "overloaded"  # the relay holds its most in-flight requests or body bytes
 INTERNAL_ERROR = "internal_error"  # a bug; never for bad input
 # The core's code for oversized input doubles as the relay's code for an oversized body.
 INPUT_TOO_LARGE = "input_too_large"
@@ -50,6 +51,7 @@ SERVICE_CODES: tuple[str, ...] = (
     METHOD_NOT_ALLOWED,
     ALREADY_ENROLLED,
     SERVICE_UNAVAILABLE,
+    OVERLOADED,
     INTERNAL_ERROR,
     CHALLENGE_UNKNOWN,
     CHALLENGE_BINDING_MISMATCH,

@@ -24,6 +24,7 @@ import proof_messenger as pm
 from ..config import Config
 from ..engine import GroupRunner
 from ..service import Relay, build_relay
+from .admission import Admission, AdmissionLimits
 from .errors import install_handlers
 from .middleware import RelayMiddleware
 from .openapi import document, verify_operations
@@ -115,6 +116,17 @@ def create_app(
         return framework.openapi_schema
 
     framework.openapi = openapi  # type: ignore[method-assign]
-    middleware = RelayMiddleware(framework, verify=VerifyEndpoints(relay, runner), metrics=relay.metrics)
+    admission = Admission(
+        relay.clients,
+        AdmissionLimits(
+            max_inflight_bytes=cfg.max_inflight_bytes,
+            max_client_inflight_bytes=cfg.max_client_inflight_bytes,
+            max_inflight_jobs=cfg.max_inflight_jobs,
+            max_client_inflight_jobs=cfg.max_client_inflight_jobs,
+            auth_failure_limit=cfg.auth_failure_limit,
+        ),
+    )
+    verify = VerifyEndpoints(relay, runner, admission)
+    middleware = RelayMiddleware(framework, verify=verify, metrics=relay.metrics)
     app = RelayApp(relay, framework, middleware)
     return app

@@ -42,6 +42,7 @@ HTTP_STATUS: Mapping[str, int] = {
     errors.METHOD_NOT_ALLOWED: 405,
     errors.ALREADY_ENROLLED: 409,
     errors.SERVICE_UNAVAILABLE: 503,
+    errors.OVERLOADED: 503,
     errors.INTERNAL_ERROR: 500,
 }
 WWW_AUTHENTICATE = 'Bearer realm="proof-messenger"'

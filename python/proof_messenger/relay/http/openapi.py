@@ -26,7 +26,7 @@ ERRORS: dict[int, str] = {
     413: "Body or batch too large",
     415: "Wrong Content-Type",
     429: "Rate limited; see Retry-After",
-    503: "A store is unavailable",
+    503: "A store is unavailable, or the relay is at its in-flight limit (overloaded)",
 }
 CLIENT_SECURITY: dict[str, Any] = {"security": [{"apiKey": []}]}
 ADMIN_SECURITY: dict[str, Any] = {"security": [{"adminToken": []}]}

@@ -220,5 +220,11 @@ class RateLimiter:
             self._limits.reset()
 
 
+def token_buckets(spec: str) -> TokenBuckets:
+    """In-process token buckets for a limit such as ``"20/second"`` (every quota of a
+    ``;``-separated list must fit), for limits that stay in one process."""
+    return RateLimiter._buckets(list(parse_many(spec)))
+
+
 def _decision(wait_s: int) -> RateDecision:
     return ALLOWED if wait_s == 0 else RateDecision(False, wait_s)
