@@ -66,6 +66,7 @@ MODULES_WITHOUT_EXAMPLES = [
     "proof_messenger.relay.http",
     "proof_messenger.relay.http.admission",
     "proof_messenger.relay.http.bodies",
+    "proof_messenger.relay.http.connections",
     "proof_messenger.relay.http.middleware",
     "proof_messenger.relay.http.openapi",
     "proof_messenger.relay.http.routes",

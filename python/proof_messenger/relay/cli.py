@@ -141,7 +141,7 @@ def _preload(cfg: Config) -> None:
     import uvicorn.loops.uvloop
     import uvicorn.protocols.http.httptools_impl  # noqa: F401
 
-    from .http import app  # noqa: F401
+    from .http import app, connections  # noqa: F401
     from .http.routes import demo  # noqa: F401
 
     if cfg.redis_url:
@@ -268,16 +268,23 @@ def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
 def _serve_uvicorn(cfg: Config, sock: socket.socket, app: Any) -> int:
     import uvicorn
 
+    from .http.connections import ConnectionLimits, fit_fd_limit, protocol_class
+
+    limits = ConnectionLimits(
+        head_timeout_s=cfg.head_timeout_s,
+        idle_timeout_s=cfg.idle_timeout_s,
+        max_connections=fit_fd_limit(cfg.max_connections),
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             loop="uvloop",
-            http="httptools",
+            http=protocol_class(limits),
             lifespan="on",
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            timeout_keep_alive=5,
+            timeout_keep_alive=limits.idle_timeout_s,  # type: ignore[arg-type]
             timeout_graceful_shutdown=int(cfg.graceful_timeout_s),
             log_level=cfg.log_level.lower(),
             log_config=None,
@@ -302,6 +309,7 @@ def _serve_granian(cfg: Config, sock: socket.socket, app: Any) -> int:
 
     host, port = sock.getsockname()[:2]
     sock.close()
+    log.warning("granian: head_timeout_s, idle_timeout_s and max_connections are not applied (uvicorn only)")
     if os.geteuid() == 0 and not cfg.allow_root:
         raise SystemExit("granian cannot bind before the privilege drop; use --server uvicorn")
     import asyncio

@@ -51,6 +51,12 @@ class Config:
     user: str = "proof-messenger"  # started as root: drop to this dedicated user after binding
     allow_root: bool = False  # keep root privileges (containers that need it; discouraged)
     graceful_timeout_s: float = 10.0  # in-flight requests drain for this long on SIGTERM
+    # Connections (relay/http/connections.py; uvicorn, per worker process):
+    head_timeout_s: float = (
+        10.0  # a request head must be complete this long after the connection or last answer
+    )
+    idle_timeout_s: float = 5.0  # a connection that sends nothing (new or kept alive) is closed
+    max_connections: int = 1024  # open connections; needs max_connections + 64 file descriptors
     # --- storage --------------------------------------------------------------
     data_dir: Path = Path("data")
     redis_url: str | None = None  # nonces, challenges and rate limits in Redis
@@ -233,6 +239,8 @@ def _validate(cfg: Config) -> None:
     check(cfg.max_batch_count >= 1, "max_batch_count must be >= 1")
     check(1 <= cfg.max_depth <= 128, "max_depth must be 1..128")
     check(cfg.body_timeout_s > 0, "body_timeout_s must be > 0")
+    check(cfg.head_timeout_s > 0 and cfg.idle_timeout_s > 0, "head_timeout_s and idle_timeout_s must be > 0")
+    check(cfg.max_connections >= 1, "max_connections must be >= 1")
     check(cfg.max_age_ms > 0 and cfg.max_skew_ms >= 0, "max_age_ms must be > 0, max_skew_ms >= 0")
     check(cfg.challenge_ttl_ms > 0, "challenge_ttl_ms must be > 0")
     check(cfg.audit_receipt in _RECEIPTS, f"audit_receipt must be one of {_RECEIPTS}")

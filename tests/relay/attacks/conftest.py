@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,3 +48,23 @@ def enroll(relay: RelayProcess, http: httpx.Client, subject: str = "alice") -> p
     )
     assert r.status_code == 201, r.text
     return key
+
+
+def read_answer(sock: socket.socket) -> tuple[int, bytes]:
+    """The status and the raw answer the relay sent (it must answer within the timeout)."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data) < _answer_length(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def _answer_length(data: bytes) -> int:
+    head, _, _ = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return len(head) + 4

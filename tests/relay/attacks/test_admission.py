@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from ..conftest import RelayProcess, sign, start_relay
-from .conftest import enroll, new_client
+from .conftest import enroll, new_client, read_answer
 
 NDJSON = "application/x-ndjson"
 
@@ -40,26 +40,6 @@ def _send_head(
     )
     sock.sendall(head.encode())
     return sock
-
-
-def _status(sock: socket.socket) -> tuple[int, bytes]:
-    """The status and the raw answer the relay sent (it must answer within the timeout)."""
-    data = b""
-    while b"\r\n\r\n" not in data or len(data) < _answer_length(data):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return int(data.split(b" ", 2)[1]), data
-
-
-def _answer_length(data: bytes) -> int:
-    head, _, _ = data.partition(b"\r\n\r\n")
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return len(head) + 4 + int(value)
-    return len(head) + 4
 
 
 def _start(tmp_path_factory: pytest.TempPathFactory, *args: str) -> RelayProcess:
@@ -97,7 +77,7 @@ def test_a_bad_key_is_refused_before_the_body_is_sent(relay: RelayProcess) -> No
     for path in ("/v1/proofs/verify-batch", "/v1/proofs/verify"):
         sock = _send_head(relay, "pmk_" + "x" * 43, 3_355_443 if path.endswith("batch") else 60_000, path)
         with sock:
-            status, answer = _status(sock)
+            status, answer = read_answer(sock)
         assert status == 401, answer
         assert b"unauthorized" in answer
 
@@ -150,12 +130,12 @@ def test_in_flight_body_bytes_are_bounded_per_client_and_in_all(bounded: RelayPr
         try:
             time.sleep(0.5)  # both heads admitted: their bodies are being waited for
             with _send_head(relay, a, 1024) as third:
-                status, answer = _status(third)
+                status, answer = read_answer(third)
             assert status == 429 and b"rate_limited" in answer and b"retry-after: 1" in answer.lower()
             held.append(_send_head(relay, b, 4 * mib))  # 12 MiB reserved: the relay's bound
             time.sleep(0.5)
             with _send_head(relay, b, 1024) as over:
-                status, answer = _status(over)
+                status, answer = read_answer(over)
             assert status == 503 and b"overloaded" in answer and b"retry-after: 1" in answer.lower()
         finally:
             for sock in held:
@@ -194,5 +174,5 @@ def test_a_revoked_key_is_refused_before_its_body_once_the_engine_refused_it(rel
         refused = http.post(f"{relay.url}/v1/proofs/verify", content=sign(signer).to_json(), headers=auth)
         assert refused.status_code == 401, refused.text
     with _send_head(relay, key, 60_000, "/v1/proofs/verify") as sock:  # no body: answered from the head
-        status, answer = _status(sock)
+        status, answer = read_answer(sock)
     assert status == 401, answer
