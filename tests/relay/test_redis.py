@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -135,19 +136,26 @@ def test_two_relays_one_redis_accept_each_proof_once(tmp_path: Path, redis_serve
 
 
 def test_two_relays_share_subject_rate_limit(tmp_path: Path, redis_server: RedisServer) -> None:
-    relays = [
-        start_relay(tmp_path / f"h{i}", "--redis-url", redis_server.url, "--rate-limit-subject", "3/minute")
-        for i in range(2)
-    ]
+    """A subject's budget is the pair (API client, subject): the same client on two hosts
+    (the second host's registry copied from the first, as a replicated registry would
+    hold it) spends one budget through Redis."""
+    args = ("--redis-url", redis_server.url, "--rate-limit-subject", "3/minute")
+    first = start_relay(tmp_path / "h0", *args)
+    key = pm.SigningKey.generate()
+    with httpx.Client(timeout=20) as http:
+        headers = _prepare(first, http, [key])
+    assert first.stop() == 0
+    (tmp_path / "h1").mkdir(mode=0o700)
+    for db in (tmp_path / "h0").glob("relay.sqlite3*"):  # with its WAL, if one is left
+        shutil.copy2(db, tmp_path / "h1" / db.name)
+    relays = [start_relay(tmp_path / f"h{i}", *args) for i in range(2)]
     try:
-        key = pm.SigningKey.generate()
         with httpx.Client(timeout=20) as http:
-            headers = [_prepare(r, http, [key]) for r in relays]
             statuses = [
                 http.post(
                     f"{relays[i % 2].url}/v1/proofs/verify",
                     content=sign(key, subject="user0").to_json(),
-                    headers=headers[i % 2],
+                    headers=headers,
                 ).status_code
                 for i in range(5)
             ]

@@ -1,9 +1,10 @@
 """The engine: one group lifecycle for every proof the relay verifies.
 
     prepare   authenticate each job's client; parse every proof (core, one call, GIL
-              released); charge the client and subject rate limits
+              released); charge the client rate limit
     verify    the keys enrolled *now* for each subject (registry) and the WebAuthn
-              credentials go to the core, which decides key, audience, freshness and
+              credentials; the subject rate limit, charged only for proofs under a key
+              their subject holds; then the core decides key, audience, freshness and
               signature for the whole group (``Verifier.verify_batch``, all cores)
     record    WebAuthn counters; nonces of the accepted proofs consumed atomically;
               the decisions (rust/relay); their audit entries appended, receipts attached
@@ -124,7 +125,7 @@ class Engine:
         self.answer(group)
 
     def prepare(self, jobs: Sequence[Job]) -> Group:
-        """Authenticate, parse, rate limits. Reads stores and writes none (rate-limit
+        """Authenticate, parse, the client rate limit. Reads stores and writes none (rate-limit
         counters aside), so the relay prepares the next group while the last records."""
         group = Group(jobs, self.clock())
         policy = self.policy
@@ -150,17 +151,6 @@ class Engine:
                     self.metrics.rejected_requests.labels(items[0].code).inc()
         self._charge_clients(jobs)
 
-        # Each proof's subject, read once (the getter builds a new string per call).
-        subjects = [[p.subject if isinstance(p, pm.Proof) else None for p in items] for items in parsed]
-        charged_at: list[tuple[int, int]] = []  # (job, item) of each proof charged to its subject
-        charged: list[str] = []
-        for j, row_subjects in enumerate(subjects):
-            if jobs[j].client is not None and jobs[j].refusal is None:
-                for i, subject in enumerate(row_subjects):
-                    if subject is not None:
-                        charged_at.append((j, i))
-                        charged.append(subject)
-        waits = self._subject_waits(charged_at, charged)
         now = group.now
         for j, job in enumerate(jobs):
             row: list[Decision | None] = [None] * len(parsed[j])
@@ -171,17 +161,9 @@ class Engine:
             for i, p in enumerate(parsed[j]):
                 if isinstance(p, pm.ProofMessengerError):
                     row[i] = native.refuse(client, p.code, p.detail, now_ms=now)
-                elif wait := waits.get((j, i), 0):
-                    if job.single:
-                        job.refusal = Refused(
-                            errors.RATE_LIMITED, "subject rate limit exceeded", retry_after_s=wait
-                        )
-                        break
-                    row[i] = native.refuse(client, errors.RATE_LIMITED, proof=p, now_ms=now)
                 else:
                     group.pending.append((j, i, p))
-        group.pending = [t for t in group.pending if jobs[t[0]].refusal is None]
-        group.subjects = {s for j, i, _ in group.pending if (s := subjects[j][i]) is not None}
+        group.subjects = {s for _, _, p in group.pending if (s := p.subject) is not None}
         return group
 
     def verify(self, group: Group) -> None:
@@ -189,6 +171,16 @@ class Engine:
         if not group.pending:
             return
         jobs, now = group.jobs, group.now
+        group.enrolled = self.registry.active_keys(group.subjects, now_ms=now)
+        trusted = self._keys.trusted(group.enrolled)
+        if self.credentials is not None:
+            webauthn = {s for _, _, p in group.pending if p.algorithm == "WebAuthn" and (s := p.subject)}
+            if webauthn:  # no extra query for Ed25519-only groups
+                for s, creds in webauthn_credentials(self.credentials, webauthn).items():
+                    trusted[s] = [*trusted.get(s, ()), *creds]  # (the key lists are shared)
+        self._charge_subjects(group, trusted)
+        if not group.pending:
+            return
         # Each pending proof's client, by its index in group.owners (pending is in job order:
         # one lookup per job, not per proof).
         index: dict[str, int] = {}
@@ -200,13 +192,6 @@ class Engine:
                 k = index[client.id] = len(group.owners)
                 group.owners.append(client)
             group.owner_of += [k] * sum(1 for _ in items)
-        group.enrolled = self.registry.active_keys(group.subjects, now_ms=now)
-        trusted = self._keys.trusted(group.enrolled)
-        if self.credentials is not None:
-            webauthn = {s for _, _, p in group.pending if p.algorithm == "WebAuthn" and (s := p.subject)}
-            if webauthn:  # no extra query for Ed25519-only groups
-                for s, creds in webauthn_credentials(self.credentials, webauthn).items():
-                    trusted[s] = [*trusted.get(s, ()), *creds]  # (the key lists are shared)
 
         def resolver(subject: str) -> list[TrustedKey]:
             return trusted.get(subject, [])
@@ -335,14 +320,47 @@ class Engine:
                         errors.RATE_LIMITED, "client rate limit exceeded", retry_after_s=rd.retry_after_s
                     )
 
-    def _subject_waits(self, keys: list[tuple[int, int]], subjects: list[str]) -> dict[tuple[int, int], int]:
-        """Per-subject rate limit, one unit per proof (``subjects[n]`` is the subject of
-        proof ``keys[n]``, a (job, item) pair); the seconds to wait for each proof over it."""
-        if self.limiter is None or not subjects:
-            return {}
-        waits = {
-            key: w for key, w in zip(keys, self.limiter.hit_subjects_grouped(subjects), strict=True) if w
-        }
-        if waits and self.metrics:
-            self.metrics.rate_limited.labels("subject").inc(len(waits))
-        return waits
+    def _charge_subjects(self, group: Group, trusted: dict[str, list[TrustedKey]]) -> None:
+        """Per-subject rate limit, one unit per proof whose key is trusted for its subject
+        *now* (before any curve arithmetic), on the budget of the pair (API client,
+        subject). A proof under a key the subject does not hold spends nothing (the core
+        refuses it as untrusted_key), and one client cannot spend another's budget for a
+        subject: junk proofs naming alice lock nobody out (tests/relay/attacks/
+        test_subject_budget.py). Over the limit: a single proof's request is refused
+        (429), a batch line gets a rate_limited verdict."""
+        if self.limiter is None:
+            return
+        pending, jobs = group.pending, group.jobs
+        ids: dict[str, frozenset[str]] = {}
+        at: list[int] = []  # positions in pending of the proofs charged
+        buckets: list[str] = []
+        for n, (j, _, p) in enumerate(pending):
+            subject = p.subject
+            if subject is None:
+                continue
+            held = ids.get(subject)
+            if held is None:
+                held = ids[subject] = frozenset(k.key_id for k in trusted.get(subject, ()))
+            if p.key_id in held:
+                client = jobs[j].client
+                assert client is not None  # pending proofs belong to authenticated jobs
+                at.append(n)
+                buckets.append(f"{client.id}\x1f{subject}")  # no subject or client id holds U+001F
+        if not buckets:
+            return
+        over = [(n, w) for n, w in zip(at, self.limiter.hit_subjects_grouped(buckets), strict=True) if w]
+        if not over:
+            return
+        if self.metrics:
+            self.metrics.rate_limited.labels("subject").inc(len(over))
+        now = group.now
+        for n, wait in over:
+            j, i, p = pending[n]
+            job, client = jobs[j], jobs[j].client
+            assert client is not None
+            if job.single:
+                job.refusal = Refused(errors.RATE_LIMITED, "subject rate limit exceeded", retry_after_s=wait)
+            else:
+                group.decisions[j][i] = native.refuse(client, errors.RATE_LIMITED, proof=p, now_ms=now)
+        refused = {n for n, _ in over}
+        group.pending = [t for n, t in enumerate(pending) if n not in refused and jobs[t[0]].refusal is None]
