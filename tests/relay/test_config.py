@@ -235,6 +235,7 @@ _SAMPLES: dict[str, tuple[str, object]] = {
     "audit_receipt": ("full", "full"),
     "audit_inclusion_proof": ("true", True),
     "demo": ("on", True),
+    "demo_force": ("true", True),
     "demo_audience": ("x", "x"),
     "wasm_dir": ("/tmp/w", Path("/tmp/w")),
     "webauthn_rp_id": ("bank.example", "bank.example"),

@@ -132,6 +132,57 @@ def test_a_database_written_before_keeps_authenticating(db: SqliteDatabase) -> N
     assert found is not None and (found.id, found.audience) == ("cli_old", "payments-api")
 
 
+def test_client_roles_are_kept_and_default_to_client(db: SqliteDatabase) -> None:
+    """The role (who may read every audit entry) is set at creation and read back by every
+    lookup; anything but the two roles is refused."""
+    store = SqlClientStore(db)
+    plain, plain_key = store.create("svc", audience="payments-api", now_ms=1)
+    auditor, auditor_key = store.create("audit", audience="audit", now_ms=2, role="auditor")
+    assert (plain.role, auditor.role) == ("client", "auditor")
+    for found, want in (
+        (store.authenticate(plain_key), "client"),
+        (store.authenticate(auditor_key), "auditor"),
+    ):
+        assert found is not None and found.role == want
+    assert store.get(auditor.id) == auditor and store.get(plain.id) == plain
+    assert [c.role for c in store.list_clients()] == ["client", "auditor"]
+    assert auditor.to_json() == {
+        "id": auditor.id,
+        "name": "audit",
+        "audience": "audit",
+        "role": "auditor",
+        "createdAt": 2,
+        "revokedAt": None,
+    }
+    with pytest.raises(ValueError, match="role"):
+        store.create("x", audience="a", now_ms=3, role="admin")
+    assert len(store.list_clients()) == 2  # nothing written for the refused role
+
+
+def test_a_client_table_made_before_roles_gets_the_client_role(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE pm_clients (id TEXT PRIMARY KEY, name TEXT NOT NULL, audience TEXT NOT NULL,"
+        " key_index TEXT NOT NULL, key_hash TEXT NOT NULL, created_at_ms BIGINT NOT NULL,"
+        " revoked_at_ms BIGINT);"
+    )
+    api_key = "pmk_" + "D" * 43
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    old.execute(
+        "INSERT INTO pm_clients VALUES (?, ?, ?, ?, ?, ?, NULL)",
+        ("cli_old", "old", "payments-api", digest[:16], digest, 1),
+    )
+    old.commit()
+    old.close()
+    store = SqlClientStore(SqliteDatabase(str(path)))
+    found = store.authenticate(api_key)
+    assert found is not None and found.role == "client"
+    _, key = store.create("new", audience="a", now_ms=2, role="auditor")
+    assert store.authenticate(key).role == "auditor"  # type: ignore[union-attr]
+    SqlClientStore(SqliteDatabase(str(path)))  # a second start finds the column: no error
+
+
 def test_client_listing_pages_by_100_from_the_first(db: SqliteDatabase) -> None:
     store = SqlClientStore(db)
     made = [store.create(f"svc{i}", audience="api", now_ms=i)[0] for i in range(101)]

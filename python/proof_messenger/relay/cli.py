@@ -27,11 +27,22 @@ from typing import Any
 
 from proof_messenger.auditlog import LogCorrupted
 
-from .config import FIELDS, Config, ConfigError, admin_token, ensure_data_dir, load_config
+from .config import (
+    FIELDS,
+    Config,
+    ConfigError,
+    DemoRefused,
+    admin_token,
+    check_demo_data_dir,
+    ensure_data_dir,
+    load_config,
+)
 
-# The exit status of a relay that refuses to start on a damaged audit log (EX_CONFIG in
-# sysexits.h): a supervisor must not restart it into the same refusal.
-EXIT_LOG_CORRUPTED = 78
+# The exit status of a relay that refuses to start on a damaged audit log or a data
+# directory its mode must not use (EX_CONFIG in sysexits.h): a supervisor must not
+# restart it into the same refusal.
+EXIT_CONFIG = 78
+EXIT_LOG_CORRUPTED = EXIT_CONFIG
 
 log = logging.getLogger("proof_messenger.relay")
 
@@ -159,6 +170,11 @@ def serve(cfg: Config) -> int:
     # Create the data dir and admin token before dropping root, then hand them over;
     # the stores are opened after the drop so that their files belong to the user.
     ensure_data_dir(cfg)
+    try:
+        check_demo_data_dir(cfg)
+    except DemoRefused as exc:
+        print(f"proof-messenger relay: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
     admin_token(cfg)
     _preload(cfg)
     drop_privileges(cfg)

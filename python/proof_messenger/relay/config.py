@@ -101,6 +101,7 @@ class Config:
     audit_inclusion_proof: bool = False  # full receipts carry the inclusion proof (else fetch it)
     # --- demo -----------------------------------------------------------------
     demo: bool = False
+    demo_force: bool = False  # run the demo on a data directory that was not made by one
     demo_audience: str = "demo-bank"
     wasm_dir: Path | None = None  # the built WASM package (wasm/dist); found automatically
     # --- WebAuthn (docs/PROTOCOL.md section 10); off unless webauthn_rp_id is set (or demo) ---
@@ -284,6 +285,47 @@ def ensure_data_dir(cfg: Config) -> Path:
         log.warning("data directory %s had mode %o: tightened to %o", cfg.data_dir, mode, mode & 0o700)
         os.chmod(cfg.data_dir, mode & 0o700)
     return cfg.data_dir
+
+
+# Written into a data directory the demo created: the demo (unauthenticated challenges,
+# self-enrolment, a new API client per start) runs only on such a directory.
+DEMO_MARKER = "DEMO"
+# What a data directory that has served holds (any of them: not a fresh directory).
+_RELAY_FILES = ("relay.sqlite3", "admin.token", "auditlog")
+
+
+class DemoRefused(RuntimeError):
+    """``demo`` on a data directory that a non-demo relay has used."""
+
+
+def check_demo_data_dir(cfg: Config) -> None:
+    """Demo mode only on a demo data directory (marked when the demo creates it), unless
+    ``demo_force``; a relay out of demo mode on a demo directory is warned about."""
+    marker = cfg.data_dir / DEMO_MARKER
+    if not cfg.demo:
+        if marker.exists():
+            log.warning(
+                "data directory %s was made by the demo: its registry holds self-enrolled demo keys"
+                " and clients; use a fresh data directory for real enrolments",
+                cfg.data_dir,
+            )
+        return
+    used = [name for name in _RELAY_FILES if (cfg.data_dir / name).exists()]
+    if used and not marker.exists():
+        if not cfg.demo_force:
+            raise DemoRefused(
+                f"refusing demo mode on {cfg.data_dir}: it holds a relay's data ({', '.join(used)}) and was"
+                " not made by the demo; the demo lets anyone mint challenges and enrol keys into this"
+                " registry. Use a fresh --data-dir, or --demo-force if this really is a demo directory"
+            )
+        log.warning("demo mode forced on %s, a data directory not made by the demo", cfg.data_dir)
+    else:
+        marker.touch(mode=0o600, exist_ok=True)
+    log.warning(
+        "DEMO MODE: unauthenticated challenges and self-enrolment at /demo/ write into the registry"
+        " of %s; never run it on a production relay",
+        cfg.data_dir,
+    )
 
 
 def admin_token(cfg: Config, *, announce: typing.TextIO | None = sys.stderr) -> str:

@@ -23,6 +23,7 @@ REQUEST_TIMEOUT = "request_timeout"  # the body did not arrive in time
 INVALID_REQUEST = "invalid_request"  # a non-proof body or parameter is malformed
 BATCH_TOO_LARGE = "batch_too_large"  # more proofs than max_batch_count
 NOT_FOUND = "not_found"
+FORBIDDEN = "forbidden"  # authenticated, but the resource is another client's (audit entries)
 METHOD_NOT_ALLOWED = "method_not_allowed"
 ALREADY_ENROLLED = "already_enrolled"  # the key or credential is already enrolled
 SERVICE_UNAVAILABLE = "service_unavailable"  # a store (Redis, SQLite, the audit log) failed
@@ -48,6 +49,7 @@ SERVICE_CODES: tuple[str, ...] = (
     INVALID_REQUEST,
     BATCH_TOO_LARGE,
     NOT_FOUND,
+    FORBIDDEN,
     METHOD_NOT_ALLOWED,
     ALREADY_ENROLLED,
     SERVICE_UNAVAILABLE,

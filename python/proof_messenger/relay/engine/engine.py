@@ -49,7 +49,7 @@ from ..stores.credentials import WebAuthnStore
 from ..stores.limits import RateLimiter
 from ..stores.registry import KeyRecord, KeyRegistry
 from ..stores.replay import ReplayStore
-from .counters import store_counters
+from .counters import alert, counter_failures, store_counters, suspect_claims
 from .job import Job
 from .trust import ParsedKeys, TrustedKey, webauthn_credentials
 
@@ -220,8 +220,28 @@ class Engine:
             claims = native.claims(
                 results, group.owners, group.owner_of, accepted, now_ms=now, skew_ms=policy.max_skew_ms
             )
+            # Proofs refused for their counter offer their nonce too: used before means a
+            # replayed assertion, not a cloned authenticator (counters.py).
+            suspects = counter_failures(results, refused) if self.credentials is not None else []
+            if suspects:
+                claims = [
+                    *claims,
+                    *suspect_claims(
+                        results,
+                        suspects,
+                        [group.owners[group.owner_of[k]].audience for k in suspects],
+                        now_ms=now,
+                        skew_ms=policy.max_skew_ms,
+                    ),
+                ]
             consumed = self.replay.consume(claims, now_ms=now, require_challenge=policy.require_challenge)
-            refused |= {k: code for k, code in zip(accepted, consumed, strict=True) if code is not None}
+            refused |= {
+                k: code
+                for k, code in zip(accepted, consumed[: len(accepted)], strict=True)
+                if code is not None
+            }
+            for k, code in zip(suspects, consumed[len(accepted) :], strict=True):
+                alert(results[k], replayed=code is not None)
             made = native.decide(
                 results, group.owners, group.owner_of, now_ms=now, refused=refused, enrolled=group.enrolled
             )

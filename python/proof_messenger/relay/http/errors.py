@@ -39,6 +39,7 @@ HTTP_STATUS: Mapping[str, int] = {
     errors.BATCH_TOO_LARGE: 413,
     errors.INPUT_TOO_LARGE: 413,
     errors.NOT_FOUND: 404,
+    errors.FORBIDDEN: 403,
     errors.METHOD_NOT_ALLOWED: 405,
     errors.ALREADY_ENROLLED: 409,
     errors.SERVICE_UNAVAILABLE: 503,

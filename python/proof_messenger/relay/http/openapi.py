@@ -20,6 +20,7 @@ from . import schemas
 ERRORS: dict[int, str] = {
     400: "Malformed request (the code says why; a malformed proof has the core's code)",
     401: "Missing, unknown or revoked credential (see WWW-Authenticate)",
+    403: "Authenticated, but the resource is not yours (audit entries: the deciding client or an auditor)",
     404: "No such resource (audit log: only checkpointed sizes are served)",
     408: "The body did not arrive in time",
     409: "Already enrolled",

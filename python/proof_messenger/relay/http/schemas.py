@@ -158,12 +158,16 @@ class KeyList(_Strict):
 class ClientCreateRequest(_Strict):
     name: str = Field(min_length=1, max_length=256, pattern=_TEXT)
     audience: Name
+    role: Literal["client", "auditor"] = Field(
+        "client", description="auditor: may read every audit entry and full receipt, not only its own"
+    )
 
 
 class ClientOut(_Strict):
     id: str
     name: str
     audience: str
+    role: str
     createdAt: int
     revokedAt: int | None
 

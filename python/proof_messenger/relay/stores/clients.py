@@ -4,7 +4,9 @@ Each client gets a bearer key once, at creation; only its SHA-256 is stored.
 Authentication looks the row up by a prefix of that hash (an index, which
 reveals nothing useful about the key) and compares the full hash with
 :func:`hmac.compare_digest`. A client is bound to one audience: the relay
-verifies that every proof it submits is addressed to that audience.
+verifies that every proof it submits is addressed to that audience. A client's
+role is ``client`` (reads its own audit entries) or ``auditor`` (reads every
+entry); roles are given by the admin at creation only.
 
 >>> from proof_messenger.relay.stores.db import SqliteDatabase
 >>> store = SqlClientStore(SqliteDatabase(":memory:"))
@@ -33,6 +35,8 @@ from .db import Database
 
 KEY_PREFIX = "pmk_"
 _HASH_INDEX_CHARS = 16  # 64 bits of the hash: unique enough to index, useless to an attacker
+CLIENT, AUDITOR = "client", "auditor"
+ROLES = (CLIENT, AUDITOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +46,23 @@ class ApiClient:
     audience: str
     created_at_ms: int
     revoked_at_ms: int | None = None
+    role: str = CLIENT
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "audience": self.audience,
+            "role": self.role,
             "createdAt": self.created_at_ms,
             "revokedAt": self.revoked_at_ms,
         }
 
 
 class ClientStore(Protocol):
-    def create(self, name: str, *, audience: str, now_ms: int) -> tuple[ApiClient, str]: ...
+    def create(
+        self, name: str, *, audience: str, now_ms: int, role: str = CLIENT
+    ) -> tuple[ApiClient, str]: ...
     def authenticate(self, api_key: str) -> ApiClient | None: ...
     def get(self, client_id: str) -> ApiClient | None: ...
     def list_clients(
@@ -75,26 +83,33 @@ CREATE TABLE IF NOT EXISTS pm_clients (
     key_index     TEXT NOT NULL,
     key_hash      TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL,
-    revoked_at_ms BIGINT
+    revoked_at_ms BIGINT,
+    role          TEXT NOT NULL DEFAULT 'client'
 );
 CREATE INDEX IF NOT EXISTS pm_clients_key_index ON pm_clients (key_index);
 """
-_COLUMNS = "id, name, audience, created_at_ms, revoked_at_ms"
+# Databases made before roles: every existing client keeps the plain role.
+_ADD_ROLE = "ALTER TABLE pm_clients ADD COLUMN role TEXT NOT NULL DEFAULT 'client'"
+_COLUMNS = "id, name, audience, created_at_ms, revoked_at_ms, role"
 
 
 class SqlClientStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.executescript(_SCHEMA)
+        if "role" not in {row[1] for row in db.query_all("PRAGMA table_info(pm_clients)")}:
+            db.execute(_ADD_ROLE)
 
-    def create(self, name: str, *, audience: str, now_ms: int) -> tuple[ApiClient, str]:
+    def create(self, name: str, *, audience: str, now_ms: int, role: str = CLIENT) -> tuple[ApiClient, str]:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
         api_key = KEY_PREFIX + secrets.token_urlsafe(32)
         digest = hash_key(api_key)
-        client = ApiClient("cli_" + secrets.token_hex(10), name, audience, now_ms)
+        client = ApiClient("cli_" + secrets.token_hex(10), name, audience, now_ms, role=role)
         self.db.execute(
-            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (client.id, name, audience, digest[:_HASH_INDEX_CHARS], digest, now_ms),
+            "INSERT INTO pm_clients (id, name, audience, key_index, key_hash, created_at_ms, role)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (client.id, name, audience, digest[:_HASH_INDEX_CHARS], digest, now_ms, role),
         )
         return client, api_key
 
@@ -107,8 +122,8 @@ class SqlClientStore:
         )
         found = None
         for row in rows:
-            if hmac.compare_digest(row[5], digest) and row[4] is None:
-                found = ApiClient(row[0], row[1], row[2], row[3], row[4])
+            if hmac.compare_digest(row[6], digest) and row[4] is None:
+                found = ApiClient(*row[:6])
         return found
 
     def get(self, client_id: str) -> ApiClient | None:

@@ -38,7 +38,9 @@ def router(relay: Relay) -> APIRouter:
             request, limit=cfg.max_body_bytes, media_types=(schemas.JSON,), timeout_s=cfg.body_timeout_s
         )
         req = parse_model(body, schemas.ClientCreateRequest)
-        client, api_key = relay.clients.create(req.name, audience=req.audience, now_ms=relay.clock())
+        client, api_key = relay.clients.create(
+            req.name, audience=req.audience, now_ms=relay.clock(), role=req.role
+        )
         return json_response(client.to_json() | {"apiKey": api_key}, 201)
 
     @api.get(
