@@ -217,22 +217,38 @@ def start_relay(
 class RedisServer:
     proc: subprocess.Popen[bytes]
     port: int
+    exe: str = "redis-server"
+    workdir: Path = Path()
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def restart(self) -> None:
+        """Stops the server and starts a new, empty one on the same port (no persistence)."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        for _attempt in range(REDIS_START_ATTEMPTS):
+            started = _start_redis(self.exe, self.workdir, port=self.port)
+            if started is not None:
+                self.proc = started[0]
+                return
+            time.sleep(0.2)  # the old listener's port may linger a moment
+        raise RuntimeError(f"redis-server could not take back port {self.port}")
+
 
 REDIS_START_ATTEMPTS = 5
 
 
-def _start_redis(exe: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int] | None:
-    """One start-up of redis-server on a fresh port: (process, port), or None if the port
-    was taken in the meantime (redis exits with "Address already in use")."""
+def _start_redis(
+    exe: str, workdir: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int] | None:
+    """One start-up of redis-server on a fresh port (or ``port``): (process, port), or None
+    if the port was taken in the meantime (redis exits with "Address already in use")."""
     import redis
 
-    port = free_port()
-    log = workdir / f"redis-{port}.log"
+    port = port or free_port()
+    log = workdir / f"redis-{port}-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -289,9 +305,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     else:
         raise RuntimeError(f"redis-server found its port taken {REDIS_START_ATTEMPTS} times in a row")
     proc, port = started
-    yield RedisServer(proc, port)
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = RedisServer(proc, port, exe, workdir)
+    yield server
+    server.proc.terminate()
+    server.proc.wait(timeout=10)
 
 
 def audit_entries(data_dir: Path) -> list[dict[str, Any]]:

@@ -36,6 +36,50 @@ def test_redis_replay_store_semantics(redis_server: RedisServer) -> None:
     a.close(), b.close()
 
 
+def test_a_flushed_redis_refuses_the_claims_it_cannot_vouch_for(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Window 300 s + 2 x 30 s: after a loss noticed at t = 1,000,000 ms, a claim expiring
+    before 1,360,000 (a proof signed before the loss + skew) is refused, a later one is
+    not; a store that never saw the old epoch learns the loss from the new one, and a
+    store restarted from its epoch file keeps refusing."""
+    a = RedisReplayStore(redis_server.url, epoch_file=tmp_path / "a.epoch")
+    b = RedisReplayStore(redis_server.url)
+    assert a.consume([Claim("alice", "api", "n-0", 500_000)], now_ms=100_000) == [None]
+    a.client.flushall()
+    old, edge, fresh = (
+        Claim("alice", "api", f"n-{i}", e) for i, e in ((1, 1_000_000), (2, 1_359_999), (3, 1_360_000))
+    )
+    assert a.consume([old, edge, fresh], now_ms=1_000_000) == [errors.NONCE_REPLAYED] * 2 + [None]
+    late = RedisReplayStore(redis_server.url)  # never knew the first epoch
+    assert late.consume([Claim("bob", "api", "n-4", 1_200_000)], now_ms=1_000_001) == [errors.NONCE_REPLAYED]
+    assert b.consume([Claim("bob", "api", "n-5", 1_360_000)], now_ms=1_000_002) == [None]
+    again = RedisReplayStore(redis_server.url, epoch_file=tmp_path / "a.epoch")
+    assert again.consume([Claim("carol", "api", "n-6", 1_300_000)], now_ms=1_000_003) == [
+        errors.NONCE_REPLAYED
+    ]
+    for store in (a, b, late, again):
+        store.close()
+
+
+def test_redis_without_a_loss_refuses_nothing_extra(redis_server: RedisServer, tmp_path: Path) -> None:
+    """A first start (no epoch anywhere) is not a loss, nor is a relay's own restart."""
+    a = RedisReplayStore(redis_server.url, epoch_file=tmp_path / "e")
+    assert a.consume([Claim("alice", "api", "x-1", 10_000)], now_ms=1) == [None]
+    a.close()
+    b = RedisReplayStore(redis_server.url, epoch_file=tmp_path / "e")
+    assert b.consume([Claim("alice", "api", "x-2", 10_000)], now_ms=2) == [None]
+    assert b.persistence_warnings() == [
+        "Redis has appendonly no: a restart forgets every nonce (set appendonly yes)"
+    ]
+    b.client.config_set("appendonly", "yes")
+    assert b.persistence_warnings() == []
+    b.client.config_set("appendfsync", "no")
+    assert b.persistence_warnings() == ["Redis appendfsync is 'no': use always or everysec"]
+    b.client.config_set("appendonly", "no")  # as the fixture started it (its shutdown stays quick)
+    b.close()
+
+
 def test_redis_nonce_atomic_under_contention(redis_server: RedisServer) -> None:
     stores = [RedisReplayStore(redis_server.url) for _ in range(8)]
     barrier = threading.Barrier(8)

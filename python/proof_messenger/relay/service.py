@@ -134,11 +134,19 @@ def build_relay(
     clients = SqlClientStore(db)
     credentials = WebAuthnStore(db)
     retention = config.max_age_ms + config.max_skew_ms  # a challenge outlives every proof made for it
-    replay: ReplayStore = (
-        RedisReplayStore(config.redis_url, challenge_retention_ms=retention)
-        if config.redis_url
-        else SqlReplayStore(db, challenge_retention_ms=retention)
-    )
+    replay: ReplayStore
+    if config.redis_url:
+        redis_replay = RedisReplayStore(
+            config.redis_url,
+            challenge_retention_ms=retention,
+            epoch_file=data_dir / "redis.epoch",
+            max_skew_ms=config.max_skew_ms,
+        )
+        for warning in redis_replay.persistence_warnings():
+            log.warning("%s", warning)
+        replay = redis_replay
+    else:
+        replay = SqlReplayStore(db, challenge_retention_ms=retention)
     limiter = RateLimiter(
         client_limit=config.rate_limit_client,
         subject_limit=config.rate_limit_subject,

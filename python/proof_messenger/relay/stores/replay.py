@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import os
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 # Claim: one proof's claim on a nonce, kept until ``expires_at_ms`` (subject, audience,
@@ -318,11 +321,80 @@ return 'nonce_replayed'
 """
 
 
+log = logging.getLogger("proof_messenger.relay")
+
+
+class _Epoch:
+    """Detects that Redis lost the replay state (a restart without persistence, a
+    failover to a replica behind, a FLUSHALL) and says which claims it can no longer
+    vouch for.
+
+    Redis holds one epoch key, ``<prefix>epoch`` = ``<random>:<created ms>:<lost>``, never
+    expiring. Every consume reads it in the same round trip as the claims; a relay that
+    knew another value (remembered in ``path`` across its own restarts) or finds it gone
+    knows the nonce records may be gone. It then makes (or adopts) a new epoch, created
+    at ``lost_at`` ≥ the loss, with ``lost`` = 1 so that relays that knew nothing learn it
+    too. A proof accepted before the loss had its timestamp below ``lost_at + max_skew``,
+    that is, its claim expires before ``lost_at + window_ms`` (``window_ms`` = max_age +
+    2 max_skew): such a claim is refused (``nonce_replayed``: the relay cannot tell that it
+    was not used). A claim of a proof signed later is accepted as usual."""
+
+    def __init__(self, client: Any, key: str, path: Path | None, window_ms: int) -> None:
+        self.client, self.key, self.path, self.window_ms = client, key, path, window_ms
+        self.known: str | None = None
+        self.lost_at_ms: int | None = None
+        self._lock = threading.Lock()
+        if path is not None:
+            try:
+                known, _, lost = path.read_text(encoding="ascii").strip().partition(" ")
+            except FileNotFoundError:
+                return
+            self.known = known or None
+            self.lost_at_ms = int(lost) if lost else None
+
+    def observe(self, value: bytes | None, *, now_ms: int) -> None:
+        """``value``: the epoch key as read with the claims."""
+        if value is not None and value.decode("ascii") == self.known:
+            return
+        with self._lock:
+            if value is None:
+                lost = int(self.known is not None)
+                self.client.set(self.key, f"{secrets.token_hex(8)}:{now_ms}:{lost}", nx=True)
+                value = self.client.get(self.key)
+                if value is None:
+                    raise ConnectionError("the replay epoch vanished as it was written")
+            text = value.decode("ascii")
+            _, created, lost_flag = text.split(":")
+            if lost_flag == "1" or (self.known is not None and text != self.known):
+                self.lost_at_ms = max(self.lost_at_ms or 0, int(created))
+                log.error(
+                    "Redis lost the replay state (epoch %s -> %s): proofs signed before %d ms"
+                    " are refused as nonce_replayed; configure Redis persistence (docs/RELAY.md)",
+                    self.known,
+                    text,
+                    self.lost_at_ms,
+                )
+            self.known = text
+            self._save()
+
+    def refuses(self, claim: Claim) -> bool:
+        return self.lost_at_ms is not None and claim.expires_at_ms < self.lost_at_ms + self.window_ms
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(f"{self.known} {self.lost_at_ms or ''}\n", encoding="ascii")
+        os.replace(tmp, self.path)
+
+
 class RedisReplayStore:
     """Nonces and challenges in Redis, shared by any number of relay processes.
 
     Each claim is one Lua script run (atomic on the server); a batch sends all
-    of them in one pipeline round trip.
+    of them in one pipeline round trip, with the read of the replay epoch
+    (:class:`_Epoch`: a Redis that lost its data is noticed, and the claims it can no
+    longer vouch for are refused).
     """
 
     def __init__(
@@ -332,6 +404,8 @@ class RedisReplayStore:
         prefix: str = "pm:",
         socket_timeout_s: float = 2.0,
         challenge_retention_ms: int = DEFAULT_CHALLENGE_RETENTION_MS,
+        epoch_file: Path | None = None,
+        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
     ) -> None:
         import redis
 
@@ -344,6 +418,27 @@ class RedisReplayStore:
             health_check_interval=30,
         )
         self._script = self.client.register_script(_CONSUME_LUA)
+        # challenge_retention_ms is max_age + max_skew: the window is one more skew
+        self._epoch = _Epoch(self.client, prefix + "epoch", epoch_file, challenge_retention_ms + max_skew_ms)
+
+    def persistence_warnings(self) -> list[str]:
+        """What the relay can see of Redis's durability: the settings a nonce needs to
+        survive a Redis restart (docs/RELAY.md, "Redis")."""
+        import redis
+
+        try:
+            conf = self.client.config_get("appendonly") | self.client.config_get("appendfsync")
+            role = self.client.info("replication").get("role")
+        except redis.RedisError as exc:
+            return [f"cannot read Redis's persistence settings ({type(exc).__name__}); check them by hand"]
+        out = []
+        if conf.get("appendonly") != "yes":
+            out.append("Redis has appendonly no: a restart forgets every nonce (set appendonly yes)")
+        elif conf.get("appendfsync") not in ("always", "everysec"):
+            out.append(f"Redis appendfsync is {conf.get('appendfsync')!r}: use always or everysec")
+        if role not in (None, "master"):
+            out.append(f"Redis role is {role!r}: point the relay at the primary")
+        return out
 
     def _keys(self, c: Claim) -> list[str]:
         tag = f"{self.prefix}{{{c.nonce}}}"
@@ -367,15 +462,23 @@ class RedisReplayStore:
             return []
         req = "1" if require_challenge else "0"
         pipe = self.client.pipeline(transaction=False)
+        pipe.get(self._epoch.key)
         for c in claims:
             ttl = max(c.expires_at_ms - now_ms, 1)
             self._script(
                 keys=self._keys(c), args=[_binding(c.subject, c.audience), ttl, now_ms, req], client=pipe
             )
-        results = pipe.execute()
-        return [
-            None if r in (b"ok", "ok") else (r.decode() if isinstance(r, bytes) else str(r)) for r in results
-        ]
+        epoch, *results = pipe.execute()
+        self._epoch.observe(epoch, now_ms=now_ms)
+        out: list[str | None] = []
+        for c, r in zip(claims, results, strict=True):
+            if r not in (b"ok", "ok"):
+                out.append(r.decode() if isinstance(r, bytes) else str(r))
+            elif self._epoch.refuses(c):
+                out.append(errors.NONCE_REPLAYED)
+            else:
+                out.append(None)
+        return out
 
     def purge(self, *, now_ms: int) -> int:
         return 0  # Redis expires keys itself (PX)
