@@ -93,6 +93,25 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def chown_tree(top: Path, uid: int, gid: int) -> None:
+    """``chown -R`` that follows no symlink, not even in the middle of a path.
+
+    The data directory belongs to the service user, who could swap a subdirectory for
+    a symlink to /etc while root walks it; a chown by path would then follow it. Here
+    every entry is changed relative to its opened parent directory (``os.fwalk`` opens
+    each directory it enters and checks that it is the one it listed), and symlinks
+    themselves are changed, not their targets. ``top`` itself is resolved first: a
+    symlinked data directory set up by root is fine."""
+    top = top.resolve(strict=True)
+    for _path, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        os.chown(dirfd, uid, gid)
+        for name in (*dirnames, *filenames):
+            try:
+                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass  # removed or renamed since it was listed: nothing to hand over
+
+
 def drop_privileges(cfg: Config) -> None:
     """As root: chown the data directory to ``cfg.user`` and switch to it, or exit."""
     if os.geteuid() != 0:
@@ -113,8 +132,7 @@ def drop_privileges(cfg: Config) -> None:
         log.warning("user 'nobody' is shared with other services; use a dedicated user")
     if pw.pw_uid == 0:
         raise SystemExit("refusing to run as root: --user names a root account")
-    for path in [cfg.data_dir, *cfg.data_dir.rglob("*")]:
-        os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+    chown_tree(cfg.data_dir, pw.pw_uid, pw.pw_gid)
     os.setgroups([])
     os.setgid(pw.pw_gid)
     os.setuid(pw.pw_uid)
