@@ -239,6 +239,25 @@ async def test_batch_limits(make_harness) -> None:
         assert r.json()["valid"] == 3
 
 
+async def test_batch_lines_and_results_correspond(make_harness) -> None:
+    """A result per line, in order: a blank line in the middle is refused (skipping it
+    would shift every later result against its line); one final newline is fine."""
+    async with make_harness() as h:
+        client = await h.new_client()
+        key, _ = await h.enroll("alice")
+        headers = {**client, "content-type": "application/x-ndjson"}
+        a, b = sign(key).to_json(), sign(key).to_json()
+        for body, line in ((a + b"\n\n" + b, 2), (a + b"\n \n" + b + b"\n", 2), (b"\n" + a, 1)):
+            r = await h.http.post("/v1/proofs/verify-batch", content=body, headers=headers)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request", r.text
+            assert f"line {line} is blank" in r.json()["error"]["detail"]
+        for end in (b"", b"\n"):
+            body = sign(key).to_json() + b"\n" + sign(key).to_json() + end
+            r = await h.http.post("/v1/proofs/verify-batch", content=body, headers=headers)
+            assert r.status_code == 200 and r.json()["valid"] == 2, r.text
+            assert len(r.json()["results"]) == 2
+
+
 async def test_rate_limits_429_with_retry_after(make_harness) -> None:
     async with make_harness(rate_limit_client="3/minute", rate_limit_subject="100/minute") as h:
         client = await h.new_client()

@@ -321,3 +321,32 @@ async def test_the_verdict_context_is_canonical_json_with_either_receipt(
             == (r.json()["contextDigest"])
         )
         assert ("checkpoint" in r.json()["receipt"]) is (receipt == "full")
+
+
+async def test_verdicts_are_logged_and_refused_requests_are_not(h: RelayHarness) -> None:
+    """The one rule (docs/AUDIT_LOG.md): every verdict becomes an entry, a refused request
+    none. A proof that does not parse is a refused request on the single endpoint (400)
+    and a rejected verdict as a batch line; both are counted, only the verdict logged."""
+    client, _, _ = await _alice_verified(h)
+    log = h.relay.audit.log  # type: ignore[attr-defined]
+    before = log.size
+    r = await h.http.post(
+        "/v1/proofs/verify", content=b'{"version": 1', headers={**client, "content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    assert log.size == before
+    r = await h.http.post(
+        "/v1/proofs/verify-batch",
+        content=b'{"version": 1',
+        headers={**client, "content-type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200 and r.json()["results"][0]["code"] == "invalid_json"
+    assert log.size == before + 1
+    entry = json.loads(log.entry(before))
+    assert (entry["decision"], entry["reason"], entry["client"]) == (
+        "rejected",
+        "invalid_json",
+        client["x-client-id"],
+    )
+    metrics = (await h.http.get("/metrics")).text
+    assert 'proof_messenger_rejected_requests_total{code="invalid_json"} 1.0' in metrics

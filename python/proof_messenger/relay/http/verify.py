@@ -115,9 +115,15 @@ class VerifyEndpoints:
         if path == VERIFY:
             bodies = [body]
         else:
-            bodies = [line for line in body.split(b"\n") if line.strip()]
+            bodies = body.split(b"\n")
+            if not bodies[-1].strip():
+                bodies.pop()  # what follows the last newline
             if not bodies:
                 raise Refused(errors.INVALID_REQUEST, "the batch is empty")
+            # Results follow the lines one to one: a skipped blank line would shift them.
+            blank = next((n for n, line in enumerate(bodies, 1) if not line.strip()), None)
+            if blank is not None:
+                raise Refused(errors.INVALID_REQUEST, f"line {blank} is blank (one proof per line)")
             if len(bodies) > cfg.max_batch_count:
                 raise Refused(errors.BATCH_TOO_LARGE, f"at most {cfg.max_batch_count} proofs per batch")
         # The engine authenticates the credential again, against the store, for its group.
