@@ -465,3 +465,27 @@ async def test_every_response_carries_request_id_and_security_headers(h: RelayHa
     metrics = (await h.http.get("/metrics")).text
     counted = 'proof_messenger_http_requests_total{method="POST",route="/v1/proofs/verify",status='
     assert f'{counted}"200"}} 2.0' in metrics and f'{counted}"401"}} 1.0' in metrics
+
+
+async def test_readyz_says_what_the_audit_log_does_not_protect_against(make_harness, tmp_path) -> None:
+    """Ready either way; without a witness and with the log key in the data directory, a
+    holder of the directory can rewrite and re-sign the log, and /readyz says so."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    async with make_harness() as h:
+        ready = await h.http.get("/readyz")
+        assert ready.status_code == 200
+        warnings = ready.json()["warnings"]
+        assert len(warnings) == 2
+        assert "no audit witness" in warnings[0] and "inside the data directory" in warnings[1]
+    key = tmp_path / "secrets" / "log.key"
+    key.parent.mkdir()
+    key.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    async with make_harness(audit_key_file=key, audit_witness_file=tmp_path / "witness.log") as h:
+        ready = await h.http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["warnings"] == []

@@ -108,6 +108,25 @@ class MerkleAuditSink:
         self.log.close()
 
 
+def tamper_warnings(config: Config) -> list[str]:
+    """What the configured audit log does not protect against (docs/AUDIT_LOG.md,
+    "Who can rewrite the log"): said at start and by ``/readyz``."""
+    out = []
+    if config.audit_witness_file is None and not config.audit_witness_url:
+        out.append(
+            "no audit witness (audit_witness_url, audit_witness_file): whoever holds the data"
+            " directory and the log key can rewrite the log and re-sign it undetected"
+        )
+    key = config.audit_key_file
+    data_dir = config.data_dir.resolve()
+    if key is None or key.resolve().is_relative_to(data_dir):
+        out.append(
+            "the audit log key is inside the data directory: set audit_key_file to a path"
+            " outside it (next step: a key in an HSM or KMS)"
+        )
+    return out
+
+
 def open_audit_sink(config: Config, data_dir: Path | None = None) -> MerkleAuditSink:
     """This process's log under ``<data_dir>/auditlog`` (a free ``<node>-<slot>``)."""
     data_dir = data_dir or config.data_dir

@@ -26,7 +26,7 @@ from typing import Any
 import proof_messenger as pm
 
 from . import errors
-from .audit import AuditSink, open_audit_sink
+from .audit import AuditSink, MerkleAuditSink, open_audit_sink, tamper_warnings
 from .config import Config, admin_token, ensure_data_dir
 from .engine import Engine, Policy
 from .errors import Refused
@@ -71,6 +71,12 @@ class Relay:
         return self.replay.issue_challenge(
             subject, client.audience, ttl_ms=ttl_ms or self.config.challenge_ttl_ms, now_ms=self.clock()
         )
+
+    def readiness_warnings(self) -> list[str]:
+        """What this relay's audit configuration leaves unprotected (``/readyz``)."""
+        if not isinstance(self.audit, MerkleAuditSink):
+            return []
+        return tamper_warnings(self.config)
 
     def check_stores(self) -> dict[str, str]:
         """Readiness: each store answers (``ok``) or the exception's class name."""
@@ -162,7 +168,10 @@ def build_relay(
             limiter.client_capacity,
             config.max_batch_count,
         )
-    audit = audit or open_audit_sink(config, data_dir)
+    if audit is None:
+        audit = open_audit_sink(config, data_dir)
+        for warning in tamper_warnings(config):
+            log.warning("audit log: %s", warning)
     events = DecisionEvents(log_context=config.log_context)
     metrics = RelayMetrics()
     rp = relying_party(config)

@@ -183,6 +183,9 @@ class ClientList(_Strict):
 class Health(_Strict):
     status: str
     checks: dict[str, str] | None = None
+    warnings: list[str] | None = Field(
+        None, description="Ready, but unprotected against something (the audit log's tamper evidence)"
+    )
 
 
 # --- WebAuthn registration ---------------------------------------------------------

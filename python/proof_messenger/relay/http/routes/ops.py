@@ -41,7 +41,12 @@ def router(relay: Relay) -> APIRouter:
     async def readyz() -> Response:
         checks = await anyio.to_thread.run_sync(relay.check_stores)
         ok = all(v == "ok" for v in checks.values())
-        return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+        answer = {
+            "status": "ok" if ok else "unavailable",
+            "checks": checks,
+            "warnings": relay.readiness_warnings(),
+        }
+        return json_response(answer, 200 if ok else 503)
 
     @api.get(
         "/metrics",
