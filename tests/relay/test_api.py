@@ -28,7 +28,8 @@ async def test_valid_proof_then_replay(h: RelayHarness) -> None:
         v["nonce"] == proof.nonce and v["timestamp"] == proof.timestamp_ms and v["audience"] == "payments-api"
     )
     assert v["receiptId"].startswith("rcpt_") and v["receiptId"] == v["receipt"]["receiptId"]
-    assert v["receipt"]["index"] == 0 and "checkpoint" not in v["receipt"]  # compact by default
+    assert v["receipt"]["index"] == 0 and "entry" not in v["receipt"]  # compact by default
+    assert v["receipt"]["checkpoint"].startswith(v["receipt"]["origin"] + "\n")  # signed, covering it
     r2 = await h.verify(proof, client)
     assert r2.status_code == 200
     assert (r2.json()["valid"], r2.json()["code"], r2.json()["context"]) == (False, "nonce_replayed", None)

@@ -42,17 +42,31 @@ async def _alice_verified(h: RelayHarness) -> tuple[dict[str, str], pm.SigningKe
 
 
 async def test_compact_receipt_pins_the_full_one(h: RelayHarness) -> None:
-    """The default receipt (id, origin, index, leaf hash) is answered only once the entry is
-    durable; the full receipt fetched later hashes to the same leaf and verifies offline."""
+    """The default receipt (id, origin, index, leaf hash, signed checkpoint) is answered only
+    once the entry is durable; the full receipt fetched later hashes to the same leaf, and both
+    verify offline (the compact one against the log directory)."""
     client, _, v = await _alice_verified(h)
     compact = v["receipt"]
-    assert set(compact) == {"receiptId", "origin", "index", "leafHash"}
+    assert set(compact) == {"receiptId", "origin", "index", "leafHash", "checkpoint"}
     assert compact["receiptId"] == v["receiptId"] and compact["index"] == 0
     full = (await h.http.get(f"/audit/receipts/{compact['index']}", headers=client)).json()
-    assert {k: full[k] for k in compact} == compact
+    assert {k: full[k] for k in compact if k != "checkpoint"} == {
+        k: compact[k] for k in compact if k != "checkpoint"
+    }
     assert base64.b64decode(compact["leafHash"]) == hashlib.sha256(b"\x00" + full["entry"].encode()).digest()
-    check = verify_receipt(full, trusted=[await _vkey(h, client)])
+    vkey = await _vkey(h, client)
+    check = verify_receipt(full, trusted=[vkey])
     assert check.ok, check.message
+    # the compact receipt's own checkpoint is signed and covers the entry: with the log
+    # directory (entry and proof from there) it verifies, and without it, it says what is missing
+    log_dir = next(p.parent for p in (h.relay.config.data_dir / "auditlog").rglob("entries.jsonl"))
+    check = verify_receipt(compact, trusted=[vkey], log_dir=log_dir)
+    assert check.ok and check.entry is not None and check.entry["receiptId"] == v["receiptId"], check.message
+    check = verify_receipt(compact, trusted=[vkey])
+    assert not check.ok and "--log-dir" in check.message
+    forged = dict(compact, leafHash=base64.b64encode(bytes(32)).decode())
+    check = verify_receipt(forged, trusted=[vkey], log_dir=log_dir)
+    assert not check.ok and "not the entry this receipt pins" in check.message
     # the entry was on disk before the answer: the auditor finds it in a copy taken now
     assert audit_entries(h.relay.config.data_dir)[0]["receiptId"] == v["receiptId"]
 
@@ -320,7 +334,7 @@ async def test_the_verdict_context_is_canonical_json_with_either_receipt(
             base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
             == (r.json()["contextDigest"])
         )
-        assert ("checkpoint" in r.json()["receipt"]) is (receipt == "full")
+        assert ("entry" in r.json()["receipt"]) is (receipt == "full") and r.json()["receipt"]["checkpoint"]
 
 
 async def test_verdicts_are_logged_and_refused_requests_are_not(h: RelayHarness) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from proof_messenger.auditlog.note import Signer
+from proof_messenger.relay.audit import with_log_key
+from proof_messenger.relay.cli import add_relay_arguments
 from proof_messenger.relay.config import (
     Config,
     ConfigError,
@@ -127,6 +131,37 @@ def test_the_config_file_cannot_hold_the_admin_token(tmp_path: Path) -> None:
         load_config(config_file=toml, env={})
 
 
+def test_the_log_key_comes_from_the_environment_or_a_file_only(tmp_path: Path) -> None:
+    toml = tmp_path / "relay.toml"
+    toml.write_text('audit_log_key = "-----BEGIN PRIVATE KEY-----"\n')
+    with pytest.raises(ConfigError, match="PROOF_MESSENGER_AUDIT_LOG_KEY"):
+        load_config(config_file=toml, env={})
+    with pytest.raises(ConfigError, match="not both"):
+        load_config(env={"PROOF_MESSENGER_AUDIT_LOG_KEY": "k", "PROOF_MESSENGER_AUDIT_KEY_FILE": "/k"})
+    parser = argparse.ArgumentParser()
+    add_relay_arguments(parser)
+    with pytest.raises(SystemExit):  # no flag: a secret on a command line shows in ps
+        parser.parse_args(["--audit-log-key", "k"])
+    assert "PEM" not in repr(load_config(env={"PROOF_MESSENGER_AUDIT_LOG_KEY": "PEM"}))
+
+
+def test_the_log_key_file_is_read_before_the_privilege_drop(tmp_path: Path) -> None:
+    """``with_log_key`` (called by serve while still root) holds the key itself; an invalid
+    key is refused then, in one error, instead of failing in a worker."""
+    signer = Signer.generate("o")
+    key = tmp_path / "log.key"
+    key.write_bytes(signer.to_pem())
+    cfg = with_log_key(load_config(env={}, flags={"audit_key_file": str(key)}))
+    key.unlink()  # what the unprivileged process could not read any more
+    assert cfg.audit_log_key is not None
+    assert Signer.from_pem("o", cfg.audit_log_key.encode()).verifier.key_hash == signer.verifier.key_hash
+    key.write_text("not a key")
+    with pytest.raises(ValueError, match="PKCS#8 PEM"):
+        with_log_key(load_config(env={}, flags={"audit_key_file": str(key)}))
+    with pytest.raises(OSError):
+        with_log_key(load_config(env={}, flags={"audit_key_file": str(tmp_path / "missing")}))
+
+
 def test_an_existing_data_dir_is_made_owner_only(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
@@ -204,6 +239,7 @@ _SAMPLES: dict[str, tuple[str, object]] = {
     "sqlite_synchronous": ("full", "full"),
     "admin_token": (STRONG, STRONG),
     "admin_token_file": ("/tmp/t", Path("/tmp/t")),
+    "audit_log_key": ("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----"),
     "max_body_bytes": ("100", 100),
     "max_batch_bytes": ("100000", 100_000),
     "max_batch_count": ("3", 3),

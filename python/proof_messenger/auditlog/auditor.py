@@ -56,7 +56,7 @@ from .crypt import Keyring, SealError
 from .entry import check_entry, log_id_of, parse_leaf, receipt_id, unseal
 from .log import LOCK, META, PUB, Receipt, read_meta
 from .note import Checkpoint, NoteError, Verifier, open_checkpoint, split_notes
-from .store import CHECKPOINTS, ENTRIES, MARKER_PREFIX, TREE, iter_lines
+from .store import CHECKPOINTS, ENTRIES, MARKER_PREFIX, TREE, iter_lines, read_leaf
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -537,17 +537,28 @@ def _origin_of(note: str) -> str:
     return note.split("\n", 1)[0]
 
 
+def _receipt_checkpoints(doc: Any) -> list[str]:
+    """The checkpoints in a receipt, a verify answer holding one, or a verify-batch answer."""
+    if not isinstance(doc, dict):
+        return []
+    if isinstance(doc.get("results"), list):
+        return [n for result in doc["results"] for n in _receipt_checkpoints(result)]
+    if isinstance(doc.get("receipt"), dict):
+        doc = doc["receipt"]
+    note = doc.get("checkpoint")
+    return [note] if isinstance(note, str) and note else []
+
+
 def read_checkpoint_files(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
-    """Signed checkpoints from files: witness files, saved ``/checkpoint`` answers, receipts (JSON)."""
+    """Signed checkpoints from files: witness files, saved ``/checkpoint`` answers, receipts and
+    verify answers (JSON)."""
     import json
 
     out: list[tuple[str, str]] = []
     for p in paths:
         text = Path(p).read_text()
         if text.lstrip().startswith("{"):
-            note = json.loads(text).get("checkpoint")
-            if note:
-                out.append((note, f"{p}"))
+            out.extend((note, f"{p}") for note in _receipt_checkpoints(json.loads(text)))
             continue
         notes, _ = split_notes(text)
         out.extend((n, f"{p} #{k}") for k, n in enumerate(notes))
@@ -596,9 +607,19 @@ def verify_receipt(
         return ReceiptCheck(False, f"malformed receipt: {exc}")
     if r.receipt_id != receipt_id(log_id_of(r.origin), r.index):
         return ReceiptCheck(False, f"the receipt id is not that of entry {r.index} of {r.origin}")
-    if merkle.leaf_hash(r.entry) != r.leaf_hash:
+    raw = r.entry
+    if raw is None:  # a compact receipt: the entry comes from the log, and must hash to the leaf hash
+        if log_dir is None:
+            return ReceiptCheck(False, "a compact receipt holds no entry: pass the log directory (--log-dir)")
+        try:
+            raw = read_leaf(log_dir, r.index)
+        except (OSError, ValueError) as exc:
+            return ReceiptCheck(False, f"entry {r.index} cannot be read from {log_dir}: {exc}")
+        if merkle.leaf_hash(raw) != r.leaf_hash:
+            return ReceiptCheck(False, f"entry {r.index} of {log_dir} is not the entry this receipt pins")
+    if merkle.leaf_hash(raw) != r.leaf_hash:
         return ReceiptCheck(False, "the entry does not hash to the receipt's leaf hash")
-    entry = parse_leaf(r.entry)
+    entry = parse_leaf(raw)
     problem = check_entry(entry, r.index, log_id_of(r.origin))
     if problem:
         return ReceiptCheck(False, f"the entry is not entry {r.index} of {r.origin}: {problem}")

@@ -106,46 +106,50 @@ class AppendedGroup(NamedTuple):
 class Receipt(NamedTuple):
     """Proof that an entry was logged: its index, leaf hash and exact bytes,
     and (once committed) a signed checkpoint covering it, with the inclusion
-    proof (optional: it can be fetched later from the log). (A named tuple: the
-    relay makes one per decision, and a frozen dataclass costs 3x more to build.)
-    The ``index`` field shadows ``tuple.index``, which a receipt has no use for."""
+    proof (optional: it can be fetched later from the log). A compact receipt
+    (what a verdict carries by default) has no ``entry``: its leaf hash pins it.
+    (A named tuple: the relay makes one per decision, and a frozen dataclass
+    costs 3x more to build.) The ``index`` field shadows ``tuple.index``, which a
+    receipt has no use for."""
 
     receipt_id: str
     origin: str
     index: int  # type: ignore[assignment]
     leaf_hash: bytes
-    entry: bytes
+    entry: bytes | None
     checkpoint: str | None = None
     inclusion_proof: tuple[bytes, ...] | None = None
 
     def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
-        """The JSON form. ``compact``: only the id, origin, index and leaf hash, which
-        pin the entry; the full receipt of that index (entry, checkpoint, proof) comes
-        from the log (``GET /audit/receipts/{index}``) and must match the leaf hash."""
-        if compact:
-            return {
-                "receiptId": self.receipt_id,
-                "origin": self.origin,
-                "index": self.index,
-                "leafHash": base64.b64encode(self.leaf_hash).decode(),
-            }
-        return {
+        """The JSON form, members in the relay's order. ``compact``: the id, origin,
+        index, leaf hash and signed checkpoint, which pin the entry under the log's
+        signature; the full receipt of that index (entry, proof) comes from the log
+        (``GET /audit/receipts/{index}``) and must match the leaf hash."""
+        out: dict[str, Any] = {
             "receiptId": self.receipt_id,
             "origin": self.origin,
             "index": self.index,
             "leafHash": base64.b64encode(self.leaf_hash).decode(),
-            "entry": self.entry.decode(),
             "checkpoint": self.checkpoint,
-            "inclusionProof": None
-            if self.inclusion_proof is None
-            else [base64.b64encode(h).decode() for h in self.inclusion_proof],
         }
+        if compact:
+            return out
+        if self.entry is None:
+            raise ValueError("a compact receipt has no full form: fetch the entry from the log")
+        out["entry"] = self.entry.decode()
+        out["inclusionProof"] = (
+            None
+            if self.inclusion_proof is None
+            else [base64.b64encode(h).decode() for h in self.inclusion_proof]
+        )
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Receipt:
-        """The receipt of :meth:`to_dict`'s full form, read strictly: every member has
-        its one type, and a member this format does not define is refused rather than
-        ignored (an auditor must not be shown a field nothing checked)."""
+        """A receipt of :meth:`to_dict`'s forms, read strictly: every member has its one
+        type, and a member this format does not define is refused rather than ignored (an
+        auditor must not be shown a field nothing checked). Without ``entry`` it is a
+        compact receipt, which then has no ``inclusionProof`` either."""
         unknown = set(d) - _RECEIPT_MEMBERS
         if unknown:
             raise ValueError(f"unknown receipt member(s): {', '.join(sorted(map(str, unknown)))}")
@@ -161,12 +165,15 @@ class Receipt(NamedTuple):
         leaf_hash = base64.b64decode(_text(d, "leafHash"), validate=True)
         if len(leaf_hash) != merkle.HASH_SIZE:
             raise ValueError(f"leafHash must be {merkle.HASH_SIZE} bytes")
+        entry = _text(d, "entry").encode() if "entry" in d else None
+        if entry is None and "inclusionProof" in d:
+            raise ValueError("a compact receipt (no entry) has no inclusionProof")
         return cls(
             receipt_id=_text(d, "receiptId"),
             origin=_text(d, "origin"),
             index=index,
             leaf_hash=leaf_hash,
-            entry=_text(d, "entry").encode(),
+            entry=entry,
             checkpoint=checkpoint,
             inclusion_proof=None
             if proof is None
@@ -255,6 +262,7 @@ class AuditLog:
         *,
         origin: str | None = None,
         key_path: str | Path | None = None,
+        key_pem: bytes | None = None,
         keyring: Keyring | None = None,
         checkpoint_interval: float = 1.0,
         witnesses: Sequence[Witness] = (),
@@ -266,8 +274,13 @@ class AuditLog:
 
         ``origin`` names a new log (default ``<hostname>/proof-messenger/audit/<dir name>``);
         an existing log keeps the origin it was created with. ``key_path`` is
-        a PKCS#8 PEM Ed25519 key; without it the log generates ``log.key``.
+        a PKCS#8 PEM Ed25519 key (``key_pem``: its contents, e.g. from the environment);
+        without either the log generates ``log.key``.
         """
+        if key_path is not None and key_pem is not None:
+            raise ValueError("give key_path or key_pem, not both")
+        if key_path:
+            key_pem = Path(key_path).read_bytes()
         directory = Path(directory)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock_fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -280,7 +293,7 @@ class AuditLog:
             # Who holds the lease, for the auditor's "is this log live?" (it never takes the lock).
             os.ftruncate(lock_fd, 0)
             os.pwrite(lock_fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-            signer = cls._identity(directory, origin, key_path)
+            signer = cls._identity(directory, origin, key_pem)
             mac_key = hashlib.sha256(b"proof-messenger audit commit key\x00" + signer.secret_bytes()).digest()
             store = LogStore(directory, mac_key=mac_key, fsync=fsync)
             alog = cls(
@@ -307,7 +320,7 @@ class AuditLog:
         return alog
 
     @staticmethod
-    def _identity(directory: Path, origin: str | None, key_path: str | Path | None) -> Signer:
+    def _identity(directory: Path, origin: str | None, key_pem: bytes | None) -> Signer:
         meta_path = directory / META
         if meta_path.exists():
             meta = read_meta(directory)
@@ -318,14 +331,13 @@ class AuditLog:
                     "audit log %s keeps its origin %r (configured: %r)", directory, meta["origin"], origin
                 )
             origin = str(meta["origin"])
-            pem = Path(key_path).read_bytes() if key_path else (directory / KEY).read_bytes()
-            signer = Signer.from_pem(origin, pem)
+            signer = Signer.from_pem(origin, key_pem or (directory / KEY).read_bytes())
             if meta.get("vkey") != signer.verifier.vkey:
                 raise ValueError(f"{directory}: the log key does not match the key this log was created with")
             return signer
         origin = origin or f"{socket.gethostname()}/proof-messenger/audit/{directory.name}"
-        if key_path:
-            signer = Signer.from_pem(origin, Path(key_path).read_bytes())
+        if key_pem:
+            signer = Signer.from_pem(origin, key_pem)
         else:
             signer = Signer.generate(origin)
             _write_atomic(directory / KEY, signer.to_pem())

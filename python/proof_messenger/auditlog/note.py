@@ -141,7 +141,10 @@ class Signer:
 
     @classmethod
     def from_pem(cls, name: str, pem: bytes) -> Signer:
-        key = serialization.load_pem_private_key(pem, password=None)
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError):  # not PEM, not a key, or encrypted (the relay cannot prompt)
+            raise NoteError("the log key is not an unencrypted PKCS#8 PEM private key") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise NoteError("the log key must be an Ed25519 private key")
         return cls(name, key)

@@ -137,6 +137,20 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def read_leaf(directory: Path, index: int) -> bytes:
+    """Entry ``index`` of a log directory, read without opening the log (an auditor's
+    read: the index cache locates it, so the caller must check it against a leaf hash)."""
+    with (directory / INDEX).open("rb") as fh:
+        fh.seek(index * _IDX.size)
+        record = fh.read(_IDX.size)
+    if len(record) != _IDX.size:
+        raise ValueError(f"the log holds no entry {index}")
+    offset, length = _IDX.unpack(record)
+    with (directory / ENTRIES).open("rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)
+
+
 class LogStore:
     """The append-only files of one log (see the module docstring)."""
 

@@ -5,14 +5,15 @@
 docs/AUDIT_LOG.md (``proof_messenger.auditlog``): one log per relay process
 under ``<data_dir>/auditlog/<node>-<slot>`` (its own Ed25519 log key,
 generated there on first start, mode 0600), group commit (one fdatasync for
-every request that waited on it), receipts with the entry's index and leaf
-hash (``audit_receipt = "full"``: also its exact bytes and a signed checkpoint
-covering it; by default the client fetches those from ``GET /audit/receipts/{index}``).
+every request that waited on it), receipts with the entry's index, leaf
+hash and a signed checkpoint covering it (``audit_receipt = "full"``: also its exact
+bytes; by default the client fetches those from ``GET /audit/receipts/{index}``).
 Check it offline with ``proof-messenger audit verify DATA_DIR``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -27,6 +28,7 @@ from proof_messenger.auditlog import (
     SignedCheckpoint,
     open_node_log,
 )
+from proof_messenger.auditlog.note import Signer
 from proof_messenger.auditlog.witness import Witness
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ class AuditSink(Protocol):
         ...
 
     def complete(self, decisions: Sequence[Decision]) -> None:
-        """After ``sync``: full receipts get a signed checkpoint covering their entries."""
+        """After ``sync``: receipts get a signed checkpoint covering their entries."""
         ...
 
     def close(self) -> None: ...
@@ -87,11 +89,14 @@ class MerkleAuditSink:
         self.log.sync()  # durable; the checkpoint is signed when asked for (complete, readers)
 
     def complete(self, decisions: Sequence[Decision]) -> None:
-        if not self.full_receipts or not decisions:
-            return  # compact receipts: the client fetches the checkpoint (GET /audit/receipts/{index})
+        if not decisions:
+            return
+        # Every receipt, compact too, carries a signed checkpoint covering its entry (signed
+        # once per group, lazily): the client then holds the log's signature over its entry,
+        # which a later rewrite of the log cannot reproduce (docs/AUDIT_LOG.md).
         cp = self.log.latest
         proofs: list[list[bytes] | None] | None = None
-        if self.inclusion_proof:
+        if self.full_receipts and self.inclusion_proof:
             proofs = [
                 None
                 if (i := d.receipt_index) is None or i >= cp.size
@@ -119,12 +124,24 @@ def tamper_warnings(config: Config) -> list[str]:
         )
     key = config.audit_key_file
     data_dir = config.data_dir.resolve()
-    if key is None or key.resolve().is_relative_to(data_dir):
+    if config.audit_log_key is None and (key is None or key.resolve().is_relative_to(data_dir)):
         out.append(
-            "the audit log key is inside the data directory: set audit_key_file to a path"
-            " outside it (next step: a key in an HSM or KMS)"
+            "the audit log key is inside the data directory: set audit_key_file to a path outside"
+            " it or PROOF_MESSENGER_AUDIT_LOG_KEY (next step: a key in an HSM or KMS)"
         )
     return out
+
+
+def with_log_key(config: Config) -> Config:
+    """The configuration holding the log key itself (``audit_log_key``), read from
+    ``audit_key_file`` now: the relay calls this before it drops root, so the key file
+    can be readable by root only, out of the service user's (and the data directory
+    holder's) reach. Raises OSError or ValueError for an unreadable or invalid key."""
+    if config.audit_log_key is None and config.audit_key_file is not None:
+        config = dataclasses.replace(config, audit_log_key=config.audit_key_file.read_text())
+    if config.audit_log_key is not None:
+        Signer.from_pem("check", config.audit_log_key.encode())  # fail at start, in one line
+    return config
 
 
 def open_audit_sink(config: Config, data_dir: Path | None = None) -> MerkleAuditSink:
@@ -134,6 +151,7 @@ def open_audit_sink(config: Config, data_dir: Path | None = None) -> MerkleAudit
         keyring: Keyring | None = Keyring.from_file(config.audit_encryption_key_file)
     else:
         keyring = Keyring.from_env()  # PROOF_MESSENGER_AUDIT_KEY
+    log_key = with_log_key(config).audit_log_key
     witnesses: list[Witness] = []
     if config.audit_witness_file is not None:
         witnesses.append(FileWitness(config.audit_witness_file))
@@ -143,7 +161,7 @@ def open_audit_sink(config: Config, data_dir: Path | None = None) -> MerkleAudit
         data_dir / "auditlog",
         node=config.audit_node,
         origin_prefix=config.audit_origin_prefix,
-        key_path=config.audit_key_file,
+        key_pem=None if log_key is None else log_key.encode(),
         keyring=keyring,
         checkpoint_interval=config.audit_checkpoint_interval_s,
         witnesses=witnesses,

@@ -27,8 +27,10 @@ from typing import Any
 
 from proof_messenger.auditlog import LogCorrupted
 
+from .audit import with_log_key
 from .config import (
     FIELDS,
+    SECRETS,
     Config,
     ConfigError,
     DemoRefused,
@@ -64,8 +66,8 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     )
     hints = typing.get_type_hints(Config)
     for name in FIELDS:
-        if name == "admin_token":
-            continue  # secrets never on a command line (visible in ps); use the env or the token file
+        if name in SECRETS:
+            continue  # secrets never on a command line (visible in ps); use the env or their file
         flag = "--" + name.replace("_", "-")
         helptext = _HELP.get(name, f"see docs/RELAY.md (default {FIELDS[name].default!r})")
         if hints[name] is bool:
@@ -79,7 +81,7 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    flags = {name: getattr(args, name, None) for name in FIELDS if name != "admin_token"}
+    flags = {name: getattr(args, name, None) for name in FIELDS if name not in SECRETS}
     return load_config(config_file=args.config, flags=flags)
 
 
@@ -162,9 +164,23 @@ def _configure_logging(cfg: Config) -> None:
     configure_decision_log(cfg.decision_log)
 
 
+# Modules that the libraries import on first use, which comes after the privilege drop;
+# private and version-specific, so each is imported only where it exists.
+_LAZY_MODULES = (
+    "anyio._backends._asyncio",  # anyio's event loop backend: on the first to_thread call
+    "fastapi.telemetry._runtime",  # on the lifespan's start
+    "pydantic.v1",  # while create_app registers the routes (FastAPI checks for v1 models)
+)
+
+
 def _preload(cfg: Config) -> None:
     """Imports what serving needs while still privileged: the interpreter's own
-    files may be unreadable to the unprivileged user (e.g. a Python under /root)."""
+    files may be unreadable to the unprivileged user (e.g. a Python under /root).
+    tests/relay/attacks/test_root_imports.py fails on any import after the drop."""
+    import codecs
+    import importlib
+    import warnings
+
     import anyio.to_thread  # noqa: F401
     import uvicorn.lifespan.on
     import uvicorn.loops.uvloop
@@ -173,9 +189,23 @@ def _preload(cfg: Config) -> None:
     from .http import app, connections  # noqa: F401
     from .http.routes import demo  # noqa: F401
 
+    for name in _LAZY_MODULES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydantic.v1 warns on newer Pythons
+                importlib.import_module(name)
+        except ImportError:
+            pass
+    # Codecs are modules too, imported on their first lookup.
+    codecs.lookup("idna")  # socket.getaddrinfo encodes host names with it: Redis, the witness
+    codecs.lookup("ascii")  # text files in ASCII (stores.replay: the Redis epoch file)
     if cfg.redis_url:
         import limits.storage.redis  # noqa: F401
         import redis  # noqa: F401
+    if cfg.audit_witness_url:  # auditlog.witness imports httpx on the first push
+        import certifi  # noqa: F401
+        import httpcore  # noqa: F401
+        import httpx  # noqa: F401
 
 
 def serve(cfg: Config) -> int:
@@ -194,6 +224,11 @@ def serve(cfg: Config) -> int:
         print(f"proof-messenger relay: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     admin_token(cfg)
+    try:
+        cfg = with_log_key(cfg)  # while privileged: the key file may be readable by root only
+    except (OSError, ValueError) as exc:
+        print(f"proof-messenger relay: cannot use the audit log key: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
     _preload(cfg)
     drop_privileges(cfg)
 
@@ -314,6 +349,7 @@ def _serve_uvicorn(cfg: Config, sock: socket.socket, app: Any) -> int:
             app,
             loop="uvloop",
             http=protocol_class(limits),
+            ws="none",  # no WebSocket routes (and "auto" imports a library after the drop)
             lifespan="on",
             access_log=False,
             server_header=False,

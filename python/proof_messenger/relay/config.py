@@ -93,6 +93,8 @@ class Config:
     audit_origin_prefix: str = "proof-messenger"  # checkpoint origin: <prefix>/<node>-<slot>
     audit_node: str | None = None  # default: the host name (one log per relay process: <node>-<slot>)
     audit_key_file: Path | None = None  # log signing key (PKCS#8 PEM Ed25519); default generated log.key
+    # The same key as PEM text, from the environment only ($PROOF_MESSENGER_AUDIT_LOG_KEY): never printed.
+    audit_log_key: str | None = field(default=None, repr=False)
     audit_encryption_key_file: Path | None = None  # AES-256-GCM keys (else $PROOF_MESSENGER_AUDIT_KEY)
     audit_witness_file: Path | None = None  # append every persisted checkpoint to this file
     audit_witness_url: str | None = None  # POST checkpoints to a C2SP tlog-witness / webhook
@@ -118,6 +120,9 @@ class Config:
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Config)}
+# Secrets come from the environment (or their *_file setting), never from a command line
+# (visible in ps) or a config file (copied, committed and shown around).
+SECRETS = ("admin_token", "audit_log_key")
 _SYNCHRONOUS = ("normal", "full")
 _STRATEGIES = ("token-bucket", "sliding-window", "moving-window", "fixed-window")
 _SERVERS = ("uvicorn", "granian")
@@ -186,6 +191,11 @@ def _from_file(path: Path) -> dict[str, Any]:
             f"config file {path}: admin_token is not read from files; set {ENV_PREFIX}ADMIN_TOKEN"
             " or admin_token_file (a file of its own, mode 0600)"
         )
+    if "audit_log_key" in merged:
+        raise ConfigError(
+            f"config file {path}: audit_log_key is not read from files; set {ENV_PREFIX}AUDIT_LOG_KEY"
+            " or audit_key_file (a file of its own, outside the data directory)"
+        )
     return merged
 
 
@@ -249,6 +259,10 @@ def _validate(cfg: Config) -> None:
     if cfg.admin_token is not None:
         problem = weak_token(cfg.admin_token)
         check(problem is None, f"admin_token {problem}")
+    check(
+        cfg.audit_log_key is None or cfg.audit_key_file is None,
+        "set one of audit_key_file and audit_log_key, not both",
+    )
     if cfg.audit_witness_url is not None:
         check(
             cfg.audit_witness_url.startswith(("http://", "https://")),

@@ -8,8 +8,11 @@
 //!
 //! `context` is given only for an accepted proof, as its RFC 8785 canonical
 //! JSON: the exact bytes whose SHA-256 is `contextDigest`. The receipt is
-//! compact (`receiptId`, `origin`, `index`, `leafHash`) or full (also
-//! `entry`, `checkpoint`, `inclusionProof`), as the relay is configured.
+//! compact (`receiptId`, `origin`, `index`, `leafHash`, `checkpoint`) or full
+//! (also `entry` and `inclusionProof`), as the relay is configured. Both carry
+//! the signed checkpoint covering the entry: what the client keeps is then
+//! evidence, signed by the log, that catches a later rewrite of the entry
+//! (docs/AUDIT_LOG.md, "Who can rewrite the log").
 use base64::Engine as _;
 use proof_messenger_core::encoding::encode_base64url;
 
@@ -20,9 +23,10 @@ use crate::json_writer::{write_members, write_object, Field};
 /// Which receipt a verdict carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiptForm {
-    /// Id, origin, index and leaf hash: they pin the entry; the rest is fetched from the log.
+    /// Id, origin, index, leaf hash and the signed checkpoint covering the entry: they pin
+    /// the entry under the log's signature; the entry and its proof are fetched from the log.
     Compact,
-    /// Also the entry, a checkpoint covering it and (if attached) the inclusion proof.
+    /// Also the entry and (if attached) the inclusion proof.
     Full,
 }
 
@@ -81,6 +85,7 @@ fn write_receipt(r: &Receipt, form: ReceiptForm, out: &mut Vec<u8>) -> Result<()
         ("origin", Field::Str(&r.origin)),
         ("index", Field::Int(index)),
         ("leafHash", Field::Str(&leaf)),
+        ("checkpoint", r.checkpoint.as_deref().into()),
     ];
     if form == ReceiptForm::Compact {
         return write_object(&compact, out);
@@ -104,11 +109,7 @@ fn write_receipt(r: &Receipt, form: ReceiptForm, out: &mut Vec<u8>) -> Result<()
     write_members(&compact, out)?;
     out.push(b',');
     write_members(
-        &[
-            ("entry", Field::Str(entry)),
-            ("checkpoint", r.checkpoint.as_deref().into()),
-            ("inclusionProof", proof.as_deref().map_or(Field::Null, Field::Raw)),
-        ],
+        &[("entry", Field::Str(entry)), ("inclusionProof", proof.as_deref().map_or(Field::Null, Field::Raw))],
         out,
     )?;
     out.push(b'}');
@@ -138,11 +139,22 @@ mod tests {
         let mut out = Vec::new();
         write_verdict(&d, ReceiptForm::Compact, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.ends_with(r#""receiptId":"rcpt_l_3","receipt":{"receiptId":"rcpt_l_3","origin":"o","index":3,"leafHash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}"#), "{text}");
+        assert!(text.ends_with(r#""receiptId":"rcpt_l_3","receipt":{"receiptId":"rcpt_l_3","origin":"o","index":3,"leafHash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","checkpoint":null}}"#), "{text}");
+        let signed =
+            Decision { receipt: Some(Receipt { checkpoint: Some("o\n4\nroot\n".into()), ..receipt() }), ..d.clone() };
+        let mut out = Vec::new();
+        write_verdict(&signed, ReceiptForm::Compact, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(
+                r#""leafHash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","checkpoint":"o\n4\nroot\n"}}"#
+            ),
+            "{text}"
+        );
         let mut out = Vec::new();
         write_verdict(&d, ReceiptForm::Full, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.ends_with(r#""entry":"{\"v\":1}","checkpoint":null,"inclusionProof":["//////////////////////////////////////////8="]}}"#), "{text}");
+        assert!(text.ends_with(r#""checkpoint":null,"entry":"{\"v\":1}","inclusionProof":["//////////////////////////////////////////8="]}}"#), "{text}");
     }
 
     #[test]

@@ -13,9 +13,10 @@ tests/relay/test_records.py) instead of echoing them.
 
 The bytes are those the relay wrote before its writers moved to rust/relay
 (checked against them when this file was first generated), with the one
-documented change: a verified context is always its RFC 8785 canonical JSON,
+documented changes: a verified context is always its RFC 8785 canonical JSON,
 also with full receipts and in decision lines with ``log_context`` on (it
-used to follow the proof's member order there).
+used to follow the proof's member order there); every receipt, compact too,
+carries its signed checkpoint, right after ``leafHash``.
 
 Deterministic; re-running reproduces the file byte for byte (the script
 refuses to change a committed file unless --force is given).
@@ -118,9 +119,15 @@ def decision_line(
 def receipt(r: dict[str, Any] | None, *, full: bool) -> dict[str, Any] | None:
     if r is None:
         return None
-    out = {"receiptId": r["receiptId"], "origin": r["origin"], "index": r["index"], "leafHash": r["leafHash"]}
+    out = {
+        "receiptId": r["receiptId"],
+        "origin": r["origin"],
+        "index": r["index"],
+        "leafHash": r["leafHash"],
+        "checkpoint": r["checkpoint"],  # compact receipts carry it too (issue 13: a signed pin)
+    }
     if full:
-        out |= {"entry": r["entry"], "checkpoint": r["checkpoint"], "inclusionProof": r["inclusionProof"]}
+        out |= {"entry": r["entry"], "inclusionProof": r["inclusionProof"]}
     return out
 
 

@@ -76,8 +76,9 @@ class AuditReceipt(_Strict):
     )
     checkpoint: str | None = Field(
         default=None,
-        description="A signed checkpoint (C2SP note) covering the entry (full receipts; "
-        "also GET /audit/checkpoint).",
+        description="A signed checkpoint (C2SP note) covering the entry, in compact and full "
+        "receipts: the log's signature over a tree holding the entry, which a later rewrite of "
+        "the log cannot reproduce (keep it; audit verify --checkpoint catches the rewrite).",
     )
     inclusionProof: list[str] | None = Field(
         default=None,
