@@ -8,6 +8,13 @@ expensive kind to reject. For each share of bad proofs, the CPU time (all thread
 ``time.process_time``) of one ``pm.verify_batch`` over all proofs is divided by that of
 ``pm.verify`` on each of them, measured in the same round; the table gives the median
 ratio over the rounds (the issue 13 bound: about 1.2x at every share).
+
+The second table is the relay's case: one call holding two API clients' single-proof
+requests, interleaved, a victim's good proofs and an attacker's bad ones. It compares the
+CPU time of that call without ``callers`` (the clients share batch equations, so each bad
+proof makes its chunk's good proofs be checked one by one) and with ``callers`` and
+``requests`` (as the relay passes them) against verifying each client's proofs in a call
+of its own (perfect isolation): with callers the ratio should be about 1.
 """
 
 from __future__ import annotations
@@ -51,6 +58,37 @@ def _cpu(f: Callable[[], object]) -> float:
     return time.process_time() - t0
 
 
+def _cpu_batch(verifier: pm.Verifier, items: list[bytes], vk: pm.VerifyingKey, **kw: list[int]) -> float:
+    t0 = time.process_time()
+    verifier.verify_batch(items, trusted_keys=[vk], **kw)
+    return time.process_time() - t0
+
+
+def _isolation(vk: pm.VerifyingKey, good: list[bytes], bad: list[bytes], rounds: int) -> None:
+    verifier = pm.Verifier("x")
+    n = len(good)
+    print(f"\n{n} single-proof requests of two clients in one call; {rounds} rounds")
+    print("| attacker's bad proofs | shared / separate calls (median) | with callers / separate (median) |")
+    print("|---:|---:|---:|")
+    for count in (1, 10, 100):
+        step = n / count
+        attacker = {int(k * step) for k in range(count)}
+        items = [bad[i] if i in attacker else good[i] for i in range(n)]
+        callers = [1 if i in attacker else 0 for i in range(n)]
+        victim_items = [items[i] for i in range(n) if i not in attacker]
+        attacker_items = [items[i] for i in sorted(attacker)]
+        with_callers = {"callers": callers, "requests": list(range(n))}
+        expected = [r.code for r in verifier.verify_batch(items, trusted_keys=[vk])]
+        assert [r.code for r in verifier.verify_batch(items, trusted_keys=[vk], **with_callers)] == expected
+        assert sum(c is not None for c in expected) == count
+        shared, isolated = [], []
+        for _ in range(rounds):
+            separate = _cpu_batch(verifier, victim_items, vk) + _cpu_batch(verifier, attacker_items, vk)
+            shared.append(_cpu_batch(verifier, items, vk) / separate)
+            isolated.append(_cpu_batch(verifier, items, vk, **with_callers) / separate)
+        print(f"| {count} | {statistics.median(shared):.2f}x | {statistics.median(isolated):.2f}x |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--proofs", type=int, default=1000)
@@ -85,6 +123,7 @@ def main() -> None:
             f"| {share:.1%} | {statistics.median(per_proof[share]):.1f} |"
             f" {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}) |"
         )
+    _isolation(vk, good, bad, args.rounds)
 
 
 if __name__ == "__main__":

@@ -495,6 +495,35 @@ def test_batch_empty_and_order() -> None:
     assert [r.context for r in results if r.valid] == [{"i": i} for i in range(300) if i != 137]
 
 
+def test_batch_callers_and_requests_change_no_verdict() -> None:
+    """``callers`` and ``requests`` (who sent each proof) change who pays for a bad signature,
+    never a verdict: requests of one proof, small ones sharing a chunk, one of 64+ of its own,
+    interleaved callers, proofs that fail before verification; one entry per proof each."""
+    verifier = pm.Verifier("payments-api")
+    proofs: list[Any] = [make({"i": i}) for i in range(200)]
+    for k in (3, 70, 71, 150, 199):
+        bad = proofs[k].to_dict()
+        bad["context"]["i"] = -1
+        proofs[k] = bad
+    proofs[5] = b"{"
+    requests = (
+        [0] * 3 + [1] + [2] * 2 + [k // 4 + 3 for k in range(58)] + [100] * 100 + [200 + k for k in range(36)]
+    )
+    callers = [r % 3 for r in requests]
+    assert len(requests) == len(proofs)
+    plain = verifier.verify_batch(proofs, trusted_keys=VK, now_ms=TS)
+    for kw in ({"requests": requests}, {"callers": callers}, {"callers": callers, "requests": requests}):
+        grouped = verifier.verify_batch(proofs, trusted_keys=VK, now_ms=TS, **kw)
+        assert [r.code for r in grouped] == [r.code for r in plain], kw
+        assert [k for k, r in enumerate(grouped) if not r.valid] == [3, 5, 70, 71, 150, 199]
+    with pytest.raises(ValueError, match="requests has 199 entries for 200 proofs"):
+        verifier.verify_batch(proofs, trusted_keys=VK, now_ms=TS, requests=requests[:-1])
+    with pytest.raises(ValueError, match="callers has 201 entries"):
+        verifier.verify_batch(proofs, trusted_keys=VK, now_ms=TS, callers=[*callers, 0])
+    with pytest.raises(TypeError):
+        verifier.verify_batch(proofs, trusted_keys=VK, now_ms=TS, requests=["a"] * len(proofs))
+
+
 def test_batch_accepts_any_iterable() -> None:
     proofs = (make({"i": i}).to_json() for i in range(5))
     assert all(r.valid for r in pm.verify_batch(proofs, audience="payments-api", trusted_keys=VK, now_ms=TS))

@@ -1,6 +1,6 @@
 """Type stubs of the PyO3 extension ``proof_messenger._core`` (rust/python); one stub per native submodule."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, final
 
 from ..errors import ProofMessengerError
@@ -177,6 +177,8 @@ class Verifier:
         trusted_keys: Any = None,
         resolver: Any = None,
         now_ms: int | None = None,
+        callers: Sequence[int] | None = None,
+        requests: Sequence[int] | None = None,
     ) -> list[VerificationResult]: ...
 
 @final

@@ -8,6 +8,12 @@
 //! chunk fails, each of its members is checked on its own, so the result names
 //! exactly the proofs that fail (see [`isolate_failures`] for why not bisection).
 //!
+//! Proofs of different callers and requests can share one call (a relay batches
+//! its clients' requests together): [`verify_requests_with`] takes each proof's
+//! [`Origin`]. Callers never share a batch equation, so one client's bad
+//! signatures cost no other client anything; within a caller a failure is
+//! isolated per request first (see [`chunks`] and [`verify_chunk`]).
+//!
 //! WebAuthn proofs (ES256, EdDSA, RS256 assertions) have no batch equation
 //! worth its complexity: each is verified by [`verify_with`], the single-proof
 //! function itself, in the same parallel pass that prepares the Ed25519
@@ -49,13 +55,37 @@ pub struct Item<'a> {
 pub fn verify_batch(items: &[BatchItem<'_>], policy: &Policy) -> Vec<Result<()>> {
     let items: Vec<(Kind<'_>, Trusted<'_>)> =
         items.iter().map(|item| (Kind::Ed25519(item.proof), Trusted::keys(item.trusted))).collect();
-    run(&items, policy, None).into_iter().map(|r| r.map(|_| ())).collect()
+    run(&items, &[], policy, None).into_iter().map(|r| r.map(|_| ())).collect()
 }
 
 /// Verifies proofs of both kinds under one policy; one result per item, in
 /// order, each equal to [`verify_with`] of that item.
 pub fn verify_batch_with(
     items: &[Item<'_>],
+    policy: &Policy,
+    relying_party: Option<&RelyingParty>,
+) -> Vec<Result<Verified>> {
+    verify_requests_with(items, &[], policy, relying_party)
+}
+
+/// Who sent a proof: the caller (an API client) and its request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The caller: proofs of different callers never share a batch equation.
+    pub caller: u32,
+    /// The caller's request: a request's proofs are adjacent in the items.
+    pub request: u32,
+}
+
+/// [`verify_batch_with`] for proofs of several callers and requests: `origins[k]`
+/// is where `items[k]` came from (empty: all from one request). The verdicts are
+/// the same; what changes is who pays for a bad signature. Each caller's proofs get
+/// batch equations of their own; within a caller, a request of at least
+/// [`CHUNK_RANGE`]`.0` proofs gets its own too, smaller requests share, and a shared
+/// equation that fails is checked again request by request before proof by proof.
+pub fn verify_requests_with(
+    items: &[Item<'_>],
+    origins: &[Origin],
     policy: &Policy,
     relying_party: Option<&RelyingParty>,
 ) -> Vec<Result<Verified>> {
@@ -66,7 +96,7 @@ pub fn verify_batch_with(
             any @ AnyProof::WebAuthn(_) => (Kind::Other(any), item.trusted),
         })
         .collect();
-    run(&items, policy, relying_party)
+    run(&items, origins, policy, relying_party)
 }
 
 #[derive(Clone, Copy)]
@@ -87,6 +117,7 @@ enum Stage {
 
 fn run(
     items: &[(Kind<'_>, Trusted<'_>)],
+    origins: &[Origin],
     policy: &Policy,
     relying_party: Option<&RelyingParty>,
 ) -> Vec<Result<Verified>> {
@@ -99,27 +130,22 @@ fn run(
         },
         Kind::Other(proof) => Stage::Decided(verify_with(proof, *trusted, policy, relying_party)),
     });
-    let candidates: Vec<(usize, &PreparedSignature)> = staged
+    let candidates: Vec<Candidate<'_>> = staged
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match s {
-            Stage::Pending(p) => Some((i, p)),
+            Stage::Pending(p) => {
+                Some(Candidate { index: i, origin: origins.get(i).copied().unwrap_or_default(), prepared: p })
+            }
             Stage::Decided(_) => None,
         })
         .collect();
-    let chunks: Vec<&[(usize, &PreparedSignature)]> = candidates.chunks(chunk_size(candidates.len())).collect();
-    let chunk_verdicts: Vec<Vec<bool>> = map(&chunks, |chunk| {
-        let signatures: Vec<&PreparedSignature> = chunk.iter().map(|(_, p)| *p).collect();
-        if verify_prepared_batch(&signatures) {
-            vec![true; signatures.len()]
-        } else {
-            isolate_failures(&signatures)
-        }
-    });
+    let chunks = chunks(&candidates, chunk_size(candidates.len()));
+    let chunk_verdicts: Vec<Vec<bool>> = map(&chunks, |chunk| verify_chunk(chunk));
     let mut failed = vec![false; items.len()];
     for (chunk, chunk_verdict) in chunks.iter().zip(chunk_verdicts) {
-        for ((index, _), ok) in chunk.iter().zip(chunk_verdict) {
-            if let Some(flag) = failed.get_mut(*index) {
+        for (c, ok) in chunk.iter().zip(chunk_verdict) {
+            if let Some(flag) = failed.get_mut(c.index) {
                 *flag = !ok;
             }
         }
@@ -135,6 +161,67 @@ fn run(
             Stage::Pending(_) => Ok(Verified::Ed25519),
         })
         .collect()
+}
+
+/// A proof that passed every per-proof check and awaits its batch equation.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    index: usize,
+    origin: Origin,
+    prepared: &'a PreparedSignature,
+}
+
+/// The batch equations. Callers never share one: a client that sends bad signatures
+/// makes only its own proofs be checked again (in the relay, clients' requests
+/// interleave, so the candidates are first ordered by caller, stably). Within a
+/// caller, a request of at least `CHUNK_RANGE.0` proofs is cut into chunks of its own
+/// (of at most `size`); smaller requests are packed together, in order, into chunks of
+/// about `size` (a single-proof request batched alone would be a single verification).
+fn chunks<'a>(candidates: &[Candidate<'a>], size: usize) -> Vec<Vec<Candidate<'a>>> {
+    let mut ordered = candidates.to_vec();
+    ordered.sort_by_key(|c| c.origin.caller); // stable: a request's proofs stay adjacent
+    let mut out: Vec<Vec<Candidate<'a>>> = Vec::new();
+    for caller in ordered.chunk_by(|a, b| a.origin.caller == b.origin.caller) {
+        let mut packed: Vec<Candidate<'a>> = Vec::new();
+        for run in caller.chunk_by(|a, b| a.origin.request == b.origin.request) {
+            if run.len() >= CHUNK_RANGE.0 {
+                out.extend(run.chunks(size).map(<[Candidate<'a>]>::to_vec));
+                continue;
+            }
+            packed.extend_from_slice(run);
+            if packed.len() >= size {
+                out.push(std::mem::take(&mut packed));
+            }
+        }
+        if !packed.is_empty() {
+            out.push(packed);
+        }
+    }
+    out
+}
+
+/// One chunk's verdicts: its batch equation; if that fails and the chunk holds several
+/// requests, each request's own equation (a request of one proof: its single check);
+/// the members of a failing request, or of a failing one-request chunk, one by one.
+fn verify_chunk(chunk: &[Candidate<'_>]) -> Vec<bool> {
+    let signatures: Vec<&PreparedSignature> = chunk.iter().map(|c| c.prepared).collect();
+    if verify_prepared_batch(&signatures) {
+        return vec![true; signatures.len()];
+    }
+    let first = chunk.first().map(|c| c.origin);
+    if chunk.iter().all(|c| Some(c.origin) == first) {
+        return isolate_failures(&signatures);
+    }
+    let mut out = Vec::with_capacity(chunk.len());
+    for run in chunk.chunk_by(|a, b| a.origin == b.origin) {
+        let signatures: Vec<&PreparedSignature> = run.iter().map(|c| c.prepared).collect();
+        if signatures.len() > 1 && verify_prepared_batch(&signatures) {
+            out.resize(out.len() + signatures.len(), true);
+        } else {
+            out.extend(isolate_failures(&signatures));
+        }
+    }
+    out
 }
 
 /// About two chunks per thread, within [`CHUNK_RANGE`]: enough to even out a thread that
@@ -180,4 +267,104 @@ fn map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<
 #[cfg(not(feature = "parallel"))]
 fn map<T, U>(items: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     items.iter().map(f).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::ed25519::SigningKey;
+
+    /// A well-formed signature over "message", or (bad) one over another message.
+    fn prepared(seed: u8, good: bool) -> PreparedSignature {
+        let key = SigningKey::from_seed(&[seed; 32]);
+        let signature = key.sign(if good { b"message" } else { b"another" });
+        PreparedSignature::new(&key.public_key(), b"message", &signature).unwrap()
+    }
+
+    /// Requests of the given sizes, of caller `caller(request)`.
+    fn candidates<'a>(sizes: &[usize], caller: impl Fn(u32) -> u32, p: &'a PreparedSignature) -> Vec<Candidate<'a>> {
+        let mut out = Vec::new();
+        for (request, &n) in sizes.iter().enumerate() {
+            let request = u32::try_from(request).unwrap();
+            for _ in 0..n {
+                out.push(Candidate {
+                    index: out.len(),
+                    origin: Origin { caller: caller(request), request },
+                    prepared: p,
+                });
+            }
+        }
+        out
+    }
+
+    fn requests_of(chunk: &[Candidate<'_>]) -> Vec<u32> {
+        let mut r: Vec<u32> = chunk.iter().map(|c| c.origin.request).collect();
+        r.dedup();
+        r
+    }
+
+    #[test]
+    fn a_large_request_shares_no_chunk_and_small_ones_are_packed() {
+        let p = prepared(1, true);
+        // requests: 1, 1, 64 (large), 3, 300 (large), 1
+        let all = candidates(&[1, 1, 64, 3, 300, 1], |_| 7, &p);
+        let chunks = chunks(&all, 128);
+        let mut seen: Vec<usize> = chunks.iter().flatten().map(|c| c.index).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..all.len()).collect::<Vec<_>>(), "every candidate in exactly one chunk");
+        for chunk in &chunks {
+            let reqs = requests_of(chunk);
+            if reqs.contains(&2) || reqs.contains(&4) {
+                assert_eq!(reqs.len(), 1, "a request of 64+ proofs has chunks of its own: {reqs:?}");
+                assert!(chunk.len() <= 128);
+            }
+        }
+        let shared: Vec<Vec<u32>> = chunks.iter().map(|c| requests_of(c)).filter(|r| r.len() > 1).collect();
+        assert_eq!(shared, vec![vec![0, 1, 3, 5]], "the small requests share one chunk");
+        assert_eq!(chunks.iter().filter(|c| requests_of(c) == [4]).count(), 3, "300 in chunks of <= 128");
+    }
+
+    #[test]
+    fn without_requests_the_chunks_are_the_plain_cut() {
+        let p = prepared(1, true);
+        let all = candidates(&[1000], |_| 0, &p);
+        let sizes: Vec<usize> = chunks(&all, 251).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![251, 251, 251, 247]);
+    }
+
+    #[test]
+    fn callers_never_share_a_chunk() {
+        let p = prepared(1, true);
+        // 40 single-proof requests alternating between callers 0 and 1 (as clients interleave)
+        let all = candidates(&[1; 40], |request| request % 2, &p);
+        let chunks = chunks(&all, 64);
+        assert_eq!(chunks.len(), 2);
+        for chunk in &chunks {
+            let callers: std::collections::BTreeSet<u32> = chunk.iter().map(|c| c.origin.caller).collect();
+            assert_eq!(callers.len(), 1, "{callers:?}");
+            assert_eq!(chunk.len(), 20);
+        }
+    }
+
+    #[test]
+    fn a_failing_shared_chunk_is_decided_request_by_request() {
+        let (good, bad) = (prepared(1, true), prepared(2, false));
+        assert!(good.verify() && !bad.verify());
+        // requests 0 (3 good), 1 (good, bad, good), 2 (one bad), 3 (one good)
+        let members = [(0, &good), (0, &good), (0, &good), (1, &good), (1, &bad), (1, &good), (2, &bad), (3, &good)];
+        let chunk: Vec<Candidate<'_>> = members
+            .iter()
+            .enumerate()
+            .map(|(index, (request, p))| Candidate {
+                index,
+                origin: Origin { caller: 0, request: *request },
+                prepared: p,
+            })
+            .collect();
+        assert_eq!(verify_chunk(&chunk), vec![true, true, true, true, false, true, false, true]);
+        let one_request: Vec<Candidate<'_>> =
+            chunk.iter().map(|c| Candidate { origin: Origin::default(), ..*c }).collect();
+        assert_eq!(verify_chunk(&one_request), vec![true, true, true, true, false, true, false, true]);
+    }
 }

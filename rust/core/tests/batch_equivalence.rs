@@ -7,11 +7,11 @@
 use curve25519_dalek::constants::EIGHT_TORSION;
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
-use proof_messenger_core::batch::{verify_batch, BatchItem};
+use proof_messenger_core::batch::{verify_batch, verify_requests_with, BatchItem, Item, Origin};
 use proof_messenger_core::ed25519::{PublicKey, SigningKey};
 use proof_messenger_core::json::{parse, Limits, Value};
-use proof_messenger_core::proof::{Envelope, Proof};
-use proof_messenger_core::verify::{verify, Policy};
+use proof_messenger_core::proof::{AnyProof, Envelope, Proof};
+use proof_messenger_core::verify::{verify, Policy, Trusted};
 use proof_messenger_core::ErrorCode;
 use sha2::{Digest, Sha512};
 
@@ -179,5 +179,44 @@ fn a_batch_of_only_torsion_pairs_is_still_decided_per_item() {
     for (p, r) in proofs.iter().zip(verify_batch(&items, &policy)) {
         assert_eq!(r.is_ok(), verify(p, &trusted, &policy).is_ok());
         assert!(r.is_ok());
+    }
+}
+
+#[test]
+fn requests_change_no_verdict() {
+    // The same random multisets, cut into requests of random sizes of three callers (a
+    // caller's proofs share no chunk with another's; a request of 64+ gets chunks of its
+    // own, smaller ones share and are re-checked request by request).
+    let policy = Policy::new("payments-api", NOW);
+    let all = cases();
+    let single: Vec<Option<ErrorCode>> =
+        all.iter().map(|c| verify(&c.proof, &c.trusted, &policy).err().map(|e| e.code())).collect();
+    let any: Vec<AnyProof> = all.iter().map(|c| AnyProof::Ed25519(c.proof.clone())).collect();
+    let mut rng = Rng(11);
+    for round in 0..40 {
+        let size = 1 + rng.below(if round % 2 == 0 { 400 } else { 60 });
+        let picks: Vec<usize> = (0..size).map(|_| rng.below(all.len())).collect();
+        let mut requests: Vec<Origin> = Vec::with_capacity(size);
+        let mut request = 0u32;
+        while requests.len() < size {
+            let run = match rng.below(4) {
+                0 => 1,
+                1 => 1 + rng.below(10),
+                2 => 64 + rng.below(100),
+                _ => 1 + rng.below(63),
+            };
+            let origin = Origin { caller: u32::try_from(rng.below(3)).unwrap(), request };
+            requests.extend(std::iter::repeat(origin).take(run.min(size - requests.len())));
+            request += 1;
+        }
+        let items: Vec<Item<'_>> =
+            picks.iter().map(|&i| Item { proof: &any[i], trusted: Trusted::keys(&all[i].trusted) }).collect();
+        let batch: Vec<Option<ErrorCode>> = verify_requests_with(&items, &requests, &policy, None)
+            .into_iter()
+            .map(|r| r.err().map(|e| e.code()))
+            .collect();
+        for (position, &i) in picks.iter().enumerate() {
+            assert_eq!(batch[position], single[i], "round {round}, item {position}: {}", all[i].label);
+        }
     }
 }

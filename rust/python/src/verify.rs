@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use proof_messenger_core::batch::{verify_batch_with, Item};
+use proof_messenger_core::batch::{verify_requests_with, Item, Origin};
 use proof_messenger_core::ed25519::PublicKey;
 use proof_messenger_core::json::Limits;
 use proof_messenger_core::proof::AnyProof;
 use proof_messenger_core::verify::{verify_with, Policy, Trusted, Verified, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_SKEW_MS};
 use proof_messenger_core::webauthn::{AuthenticatorState, Credential, RelyingParty};
 use proof_messenger_core::{Error, ErrorCode};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use rayon::prelude::*;
@@ -412,6 +412,24 @@ pub struct Verifier {
     relying_party: Option<RelyingParty>,
 }
 
+/// Each proof's origin from `verify_batch`'s `callers` and `requests` (one entry per proof
+/// each, or absent: empty, all one request).
+fn origins(callers: Option<Vec<u32>>, requests: Option<Vec<u32>>, proofs: usize) -> PyResult<Vec<Origin>> {
+    for (name, given) in [("callers", &callers), ("requests", &requests)] {
+        if let Some(v) = given.as_ref().filter(|v| v.len() != proofs) {
+            return Err(PyValueError::new_err(format!(
+                "{name} has {} entries for {proofs} proofs (one per proof)",
+                v.len()
+            )));
+        }
+    }
+    if callers.is_none() && requests.is_none() {
+        return Ok(Vec::new());
+    }
+    let (callers, requests) = (callers.unwrap_or_else(|| vec![0; proofs]), requests.unwrap_or_else(|| vec![0; proofs]));
+    Ok(callers.into_iter().zip(requests).map(|(caller, request)| Origin { caller, request }).collect())
+}
+
 /// The current time, Unix ms, when the caller injects none.
 fn clock_ms() -> u64 {
     std::time::SystemTime::now()
@@ -494,7 +512,11 @@ impl Verifier {
 
     /// Verifies many proofs on all cores; one result per proof, in order, each
     /// what `verify` gives for it. The resolver is asked once per distinct subject.
-    #[pyo3(signature = (proofs, *, trusted_keys = None, resolver = None, now_ms = None))]
+    /// `callers` and `requests` (each one int per proof; a request's proofs adjacent) say
+    /// who sent each proof: the verdicts are the same, but callers never share a batch
+    /// equation and a failure is re-checked request by request before proof by proof.
+    #[pyo3(signature = (proofs, *, trusted_keys = None, resolver = None, now_ms = None, callers = None, requests = None))]
+    #[allow(clippy::too_many_arguments)] // the Python method's keyword arguments, one parameter each
     fn verify_batch<'py>(
         &self,
         py: Python<'py>,
@@ -502,6 +524,8 @@ impl Verifier {
         trusted_keys: Option<&Bound<'py, PyAny>>,
         resolver: Option<Bound<'py, PyAny>>,
         now_ms: Option<u64>,
+        callers: Option<Vec<u32>>,
+        requests: Option<Vec<u32>>,
     ) -> PyResult<Vec<VerificationResult>> {
         let trust = trust(trusted_keys, resolver)?;
         let policy = self.policy(now_ms);
@@ -509,6 +533,7 @@ impl Verifier {
         let max_depth = limits.max_depth;
         let inputs: Vec<Input> =
             proofs.try_iter()?.map(|p| p.map(|p| gather(&p, max_depth))).collect::<PyResult<_>>()?;
+        let origins = origins(callers, requests, inputs.len())?;
         let parsed: Vec<Result<Arc<AnyProof>, Error>> =
             py.detach(|| inputs.into_par_iter().map(|input| parse(input, &limits)).collect());
 
@@ -522,6 +547,7 @@ impl Verifier {
             // Items that failed before verification keep their error; the rest are batched.
             let mut outcomes: Vec<Option<Result<Verified, Error>>> = Vec::with_capacity(parsed.len());
             let mut items: Vec<Item<'_>> = Vec::with_capacity(parsed.len());
+            let mut item_origins: Vec<Origin> = Vec::with_capacity(origins.len());
             let mut slots: Vec<usize> = Vec::with_capacity(parsed.len());
             for (index, proof) in parsed.iter().enumerate() {
                 let proof = match proof {
@@ -542,13 +568,15 @@ impl Verifier {
                 match trusted {
                     Ok(set) => {
                         items.push(Item { proof, trusted: set.trusted_for(proof) });
+                        item_origins.extend(origins.get(index));
                         slots.push(index);
                         outcomes.push(None);
                     }
                     Err(e) => outcomes.push(Some(Err(e))),
                 }
             }
-            for (slot, verdict) in slots.into_iter().zip(verify_batch_with(&items, &policy, relying_party)) {
+            let verdicts = verify_requests_with(&items, &item_origins, &policy, relying_party);
+            for (slot, verdict) in slots.into_iter().zip(verdicts) {
                 if let Some(entry) = outcomes.get_mut(slot) {
                     *entry = Some(verdict);
                 }

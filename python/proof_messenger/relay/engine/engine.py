@@ -63,7 +63,7 @@ class Policy:
     max_proof_bytes: int = pm.DEFAULT_MAX_BYTES
     max_depth: int = pm.DEFAULT_MAX_DEPTH
     require_challenge: bool = False
-    full_receipts: bool = False  # verdicts carry the entry and a checkpoint (audit_receipt = "full")
+    full_receipts: bool = False  # verdicts carry the entry too (audit_receipt = "full")
     webauthn: pm.RelyingParty | None = None  # None: WebAuthn proofs are unsupported_algorithm
 
 
@@ -205,7 +205,16 @@ class Engine:
             if len(ks) == 1:
                 out = [verifier.verify(group.pending[ks[0]][2], resolver=resolver, now_ms=now)]
             else:
-                out = verifier.verify_batch([group.pending[k][2] for k in ks], resolver=resolver, now_ms=now)
+                # Each proof's client and request (its job): clients never share a batch
+                # equation, so one client's bad signatures cost the others nothing, and a
+                # failure is isolated per request before per proof (core batch.rs).
+                out = verifier.verify_batch(
+                    [group.pending[k][2] for k in ks],
+                    resolver=resolver,
+                    now_ms=now,
+                    callers=[group.owner_of[k] for k in ks],
+                    requests=[group.pending[k][0] for k in ks],
+                )
             for k, res in zip(ks, out, strict=True):
                 results[k] = res
         group.results = results  # type: ignore[assignment]  # every slot is filled above
