@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from proof_messenger.auditlog.note import (
     Checkpoint,
     NoteError,
@@ -141,3 +142,28 @@ def test_split_notes_detects_a_torn_record() -> None:
     notes, done = split_notes(torn, strict=True)
     assert notes == [a] and done == len(a) + 1
     assert split_notes(a + "\n" + b, strict=False)[0] == [a, b]  # a single saved note needs no separator
+
+
+def test_the_core_log_key_signs_what_openssl_signs() -> None:
+    """Signer signs with the core's LogKey (dalek) for speed; RFC 8032 is deterministic, so
+    each signature must be OpenSSL's byte for byte, and verify under the public key."""
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from proof_messenger._core import LogKey
+
+    for n in range(50):
+        private = Ed25519PrivateKey.generate()
+        seed = private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        message = os.urandom(n * 7)
+        key = LogKey(seed)
+        assert key.sign(message) == private.sign(message)
+        assert key.public_key() == private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+    assert "<secret>" in repr(key) and seed.hex() not in repr(key)
+    for bad in (b"", b"\x00" * 31, b"\x00" * 33):
+        with pytest.raises(ValueError, match="32 bytes"):
+            LogKey(bad)

@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod convert;
 mod error;
 mod keys;
+mod log_key;
 mod merkle;
 mod proof;
 mod relay;
@@ -79,6 +80,7 @@ fn fingerprint(py: Python<'_>, obj: &Bound<'_, PyAny>, max_depth: usize) -> PyRe
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::SigningKey>()?;
     m.add_class::<keys::VerifyingKey>()?;
+    m.add_class::<log_key::LogKey>()?;
     m.add_class::<proof::Proof>()?;
     m.add_class::<verify::VerificationResult>()?;
     m.add_class::<verify::Verifier>()?;
