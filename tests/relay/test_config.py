@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from proof_messenger.auditlog.note import Signer
-from proof_messenger.relay.audit import with_log_key
+from proof_messenger.relay.audit import tamper_warnings, with_log_key
 from proof_messenger.relay.cli import add_relay_arguments
 from proof_messenger.relay.config import (
     Config,
@@ -160,6 +160,28 @@ def test_the_log_key_file_is_read_before_the_privilege_drop(tmp_path: Path) -> N
         with_log_key(load_config(env={}, flags={"audit_key_file": str(key)}))
     with pytest.raises(OSError):
         with_log_key(load_config(env={}, flags={"audit_key_file": str(tmp_path / "missing")}))
+
+
+def test_the_key_warning_follows_where_the_key_lives(tmp_path: Path) -> None:
+    """The start warning and /readyz name a log key inside the data directory, also once
+    with_log_key (serve, before the privilege drop) has read the file into the config."""
+    data = tmp_path / "data"
+    inside, outside = data / "keys" / "log.key", tmp_path / "log.key"
+    for path in (inside, outside):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Signer.generate("o").to_pem())
+
+    def warns(**flags: str) -> bool:
+        cfg = with_log_key(load_config(env={}, flags={"data_dir": str(data), **flags}))
+        return any("key is inside the data directory" in w for w in tamper_warnings(cfg))
+
+    assert warns()
+    assert warns(audit_key_file=str(inside))
+    assert not warns(audit_key_file=str(outside))
+    env = load_config(
+        env={"PROOF_MESSENGER_AUDIT_LOG_KEY": outside.read_text()}, flags={"data_dir": str(data)}
+    )
+    assert not any("key is inside" in w for w in tamper_warnings(env))
 
 
 def test_an_existing_data_dir_is_made_owner_only(tmp_path: Path) -> None:

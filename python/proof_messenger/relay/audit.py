@@ -122,9 +122,13 @@ def tamper_warnings(config: Config) -> list[str]:
             "no audit witness (audit_witness_url, audit_witness_file): whoever holds the data"
             " directory and the log key can rewrite the log and re-sign it undetected"
         )
-    key = config.audit_key_file
-    data_dir = config.data_dir.resolve()
-    if config.audit_log_key is None and (key is None or key.resolve().is_relative_to(data_dir)):
+    key = config.audit_key_file  # (with_log_key also fills audit_log_key from it: the file decides)
+    in_data_dir = (
+        config.audit_log_key is None
+        if key is None
+        else key.resolve().is_relative_to(config.data_dir.resolve())
+    )
+    if in_data_dir:
         out.append(
             "the audit log key is inside the data directory: set audit_key_file to a path outside"
             " it or PROOF_MESSENGER_AUDIT_LOG_KEY (next step: a key in an HSM or KMS)"
