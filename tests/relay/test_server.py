@@ -321,3 +321,45 @@ def test_two_workers_share_socket_and_stores(tmp_path: Path) -> None:
     finally:
         assert relay.stop() == 0
     assert len(audit_entries(data)) == 80  # one log per worker process
+
+
+def test_a_crashing_worker_says_why(tmp_path: Path) -> None:
+    """--workers 2 on a data directory whose database is garbage: each worker fails in
+    create_app and is restarted; its traceback must reach stderr (os._exit in the worker
+    used to swallow it, leaving only "worker exited; restarting")."""
+    import subprocess
+
+    from .conftest import relay_command
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "relay.sqlite3").write_bytes(b"this is not a database" * 100)
+    log = tmp_path / "stderr"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [
+                *relay_command(),
+                "--port",
+                "0",
+                "--data-dir",
+                str(data),
+                "--decision-log",
+                "",
+                "--allow-root",
+                "--workers",
+                "2",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        text = ""
+        while time.monotonic() < deadline and "worker 0 failed" not in text:
+            time.sleep(0.2)
+            text = log.read_text(errors="replace")
+        assert "worker 0 failed" in text and "Traceback" in text, text
+        assert "not a database" in text, text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

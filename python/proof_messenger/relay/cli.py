@@ -290,6 +290,14 @@ def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
             code = 1
             try:
                 code = _run_worker(cfg, sock, host, port)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+                if exc.code is not None and not isinstance(exc.code, int):
+                    print(f"proof-messenger relay: {exc.code}", file=sys.stderr, flush=True)
+            except BaseException:
+                # os._exit skips the interpreter's own report: without this, a crashing
+                # worker showed only as "exited; restarting" in the supervisor's log.
+                log.exception("worker %d failed", slot)
             finally:
                 os._exit(code)
         children[pid] = slot
