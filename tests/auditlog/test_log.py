@@ -432,3 +432,42 @@ def test_receipt_json_round_trip(tmp_path: Path) -> None:
     again = Receipt.from_dict(json.loads(json.dumps(r.to_dict())))
     assert again == r
     assert Checkpoint.from_text(open_note(r.checkpoint or "", [log.verifier]).text).size == 1
+
+
+def test_http_witness_pushes_with_the_preloaded_tls_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay loads the CA bundle before dropping root (preload_tls): a push after that
+    reads no certificate file (the service user may not be able to), and reuses one client."""
+    import ssl
+
+    from proof_messenger.auditlog import witness as witness_module
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TinyWitness)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/add-checkpoint"
+    monkeypatch.setattr(witness_module, "_TLS", None)
+    try:
+        witness_module.preload_tls()
+        assert isinstance(witness_module._TLS, ssl.SSLContext)
+
+        def no_bundle(*_a: object, **_k: object) -> None:
+            raise PermissionError(13, "the CA bundle is unreadable after the privilege drop")
+
+        monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", no_bundle)
+        log = AuditLog.open(tmp_path / "log", origin="example.com/tls", background=False)
+        TinyWitness.log_key, TinyWitness.size, TinyWitness.root = log.verifier, 0, merkle.EMPTY_ROOT
+        log.close()
+        pushed = HttpWitness(url)
+        with AuditLog.open(tmp_path / "log", witnesses=[pushed], background=False) as log:
+            for i in range(3):
+                log.append(record(i))
+                log.checkpoint()
+                log._pusher.flush()
+            client = pushed._client
+        assert TinyWitness.size == 3 and pushed.old_size == 3 and pushed._client is client is not None
+        monkeypatch.setattr(witness_module, "_TLS", None)  # without the preload the bundle is read
+        with pytest.raises(PermissionError):
+            HttpWitness(url)._http()
+    finally:
+        server.shutdown()

@@ -22,11 +22,12 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger("proof_messenger.auditlog")
 
@@ -59,6 +60,21 @@ class FileWitness:
             os.close(fd)
 
 
+# The TLS context witnesses verify with, made by preload_tls while the relay is still
+# root; None: each client loads the CA bundle itself when it is made.
+_TLS: ssl.SSLContext | None = None
+
+
+def preload_tls() -> None:
+    """Loads the CA bundle now. The relay calls this before it drops root: the bundle
+    (certifi's, or $SSL_CERT_FILE) may be unreadable by the service user, and an
+    HttpWitness makes its client on its first push, after the drop."""
+    global _TLS
+    import httpx
+
+    _TLS = httpx.create_ssl_context()
+
+
 class HttpWitness:
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         self.url = url
@@ -66,6 +82,14 @@ class HttpWitness:
         self.timeout = timeout
         self.old_size = 0  # the size this witness last accepted (learnt from 409s)
         self.cosignatures: list[str] = []  # signature lines of the latest cosigned checkpoint
+        self._client: Any = None  # one httpx.Client, made on the first push (pushes are serial)
+
+    def _http(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(timeout=self.timeout, verify=_TLS if _TLS is not None else True)
+        return self._client
 
     def body(self, checkpoint: Pushed, proof: ProofSource) -> bytes:
         lines = [f"old {self.old_size}\n"]
@@ -74,14 +98,11 @@ class HttpWitness:
         return ("".join(lines) + "\n" + checkpoint.note).encode()
 
     def push(self, checkpoint: Pushed, proof: ProofSource) -> None:
-        import httpx
-
         for _attempt in range(2):
-            resp = httpx.post(
+            resp = self._http().post(
                 self.url,
                 content=self.body(checkpoint, proof),
                 headers={"Content-Type": "text/plain; charset=utf-8"},
-                timeout=self.timeout,
             )
             if resp.status_code == 409 and resp.headers.get("content-type", "").startswith(
                 "text/x.tlog.size"

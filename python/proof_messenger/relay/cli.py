@@ -207,6 +207,10 @@ def _preload(cfg: Config) -> None:
         import httpcore  # noqa: F401
         import httpx  # noqa: F401
 
+        from proof_messenger.auditlog.witness import preload_tls
+
+        preload_tls()  # the CA bundle is a file the service user may not be able to read
+
 
 def serve(cfg: Config) -> int:
     os.umask(0o077)  # database, audit log and token file: owner only
