@@ -363,3 +363,25 @@ def test_a_crashing_worker_says_why(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_websocket_upgrades_write_nothing_into_the_log(tmp_path: Path) -> None:
+    """The relay has no WebSocket routes: an upgrade request is answered as plain HTTP, and
+    a flood of them adds no line to the log (uvicorn logged two warnings per request)."""
+    relay = start_relay(tmp_path / "data")
+    try:
+        host, port = urlparse(relay.url).hostname, urlparse(relay.url).port
+        request = (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        before = relay.stderr_path.read_text()
+        for _ in range(50):
+            with socket.create_connection((host, port), timeout=10) as s:
+                s.sendall(request)
+                assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.2)
+        grown = relay.stderr_path.read_text()[len(before) :]
+        assert "upgrade" not in grown.lower() and "websocket" not in grown.lower(), grown
+    finally:
+        assert relay.stop() == 0

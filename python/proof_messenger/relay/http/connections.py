@@ -121,6 +121,12 @@ def protocol_class(limits: ConnectionLimits) -> type[asyncio.Protocol]:
                 self._head_timer.cancel()
                 self._head_timer = None
 
+        def _unsupported_upgrade_warning(self) -> None:
+            # The relay serves no WebSocket (uvicorn runs with ws="none") and answers an
+            # upgrade request as plain HTTP; uvicorn would log two warnings for each one,
+            # lines any outsider could write into the relay's log at will.
+            pass
+
         def _head_timed_out(self) -> None:
             self._head_timer = None
             waiting.pop(self, None)
