@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_MAX_SKEW_MS",
     "ERROR_CODES",
     "Limits",
+    "LogKey",
     "Proof",
     "Registration",
     "RelyingParty",
@@ -45,7 +46,7 @@ DEFAULT_MAX_DEPTH: int
 
 @final
 class LogKey:
-    def __init__(self, seed: bytes) -> None: ...
+    def __new__(cls, seed: bytes) -> LogKey: ...
     def public_key(self) -> bytes: ...
     def sign(self, message: bytes) -> bytes: ...
 
