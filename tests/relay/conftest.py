@@ -162,6 +162,33 @@ class RelayProcess:
             return self.proc.wait()
 
 
+def relay_argv(data_dir: Path, *args: str) -> list[str]:
+    """The command line of a relay on port 0 over ``data_dir``, without decision log, as
+    root if run so (for tests that run it themselves, to watch it fail or exit)."""
+    return [
+        *relay_command(),
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--decision-log",
+        "",
+        "--allow-root",
+        *args,
+    ]
+
+
+def demo_transfer(subject: str) -> dict[str, str]:
+    """The demo page's transfer context for ``subject``."""
+    return {
+        "action": "wire_transfer",
+        "amount": "2500.00",
+        "currency": "EUR",
+        "to": "DE89",
+        "subject": subject,
+    }
+
+
 def relay_command() -> list[str]:
     exe = VENV_BIN / "proof-messenger"
     if exe.exists():

@@ -19,7 +19,7 @@ import pytest
 from proof_messenger.integrations import PROOF_HEADER, encode_header
 from proof_messenger.relay.http.routes.demo import CSP, find_wasm_dir
 
-from .conftest import REPO, RelayHarness, audit_entries, start_relay
+from .conftest import REPO, RelayHarness, audit_entries, demo_transfer, start_relay
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -60,13 +60,7 @@ async def test_demo_server_side(demo: RelayHarness) -> None:
     async def send(compromised: bool) -> dict:
         ch = await h.http.post("/demo/api/challenge", json={"subject": subject})
         assert ch.status_code == 201, ch.text
-        context = {
-            "action": "wire_transfer",
-            "amount": "2500.00",
-            "currency": "EUR",
-            "to": "DE89",
-            "subject": subject,
-        }
+        context = demo_transfer(subject)
         proof = pm.sign(context, key, audience="demo-bank", nonce=ch.json()["nonce"])
         headers = {PROOF_HEADER: encode_header(proof.to_json())}
         if compromised:

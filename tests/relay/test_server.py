@@ -329,7 +329,7 @@ def test_a_crashing_worker_says_why(tmp_path: Path) -> None:
     used to swallow it, leaving only "worker exited; restarting")."""
     import subprocess
 
-    from .conftest import relay_command
+    from .conftest import relay_argv
 
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
@@ -337,18 +337,7 @@ def test_a_crashing_worker_says_why(tmp_path: Path) -> None:
     log = tmp_path / "stderr"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [
-                *relay_command(),
-                "--port",
-                "0",
-                "--data-dir",
-                str(data),
-                "--decision-log",
-                "",
-                "--allow-root",
-                "--workers",
-                "2",
-            ],
+            relay_argv(data, "--workers", "2"),
             stdout=subprocess.DEVNULL,
             stderr=err,
         )

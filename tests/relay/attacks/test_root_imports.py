@@ -46,7 +46,7 @@ from proof_messenger.integrations import PROOF_HEADER, encode_header
 from proof_messenger.relay.stores.credentials import b64url_decode
 from test_webauthn_authenticator import AUDIENCE, CONTEXT, ORIGIN, RP_ID, Authenticator, b64url
 
-from ..conftest import RelayProcess, sign, start_relay
+from ..conftest import RelayProcess, demo_transfer, sign, start_relay
 from ..test_server import SERVICE_USER, ensure_service_user
 from .conftest import read_answer
 
@@ -510,13 +510,7 @@ def exercise_demo(relay: RelayProcess, http: httpx.Client) -> None:
     for compromised, backend in ((False, 200), (True, 403)):
         ch = http.post(url + "/demo/api/challenge", json={"subject": subject})
         assert ch.status_code == 201, ch.text
-        context = {
-            "action": "wire_transfer",
-            "amount": "2500.00",
-            "currency": "EUR",
-            "to": "DE89",
-            "subject": subject,
-        }
+        context = demo_transfer(subject)
         proof = pm.sign(context, key, audience="demo-bank", nonce=ch.json()["nonce"])
         headers = {PROOF_HEADER: encode_header(proof.to_json())}
         if compromised:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from proof_messenger.auditlog.store import ENTRIES, MARKER_PREFIX
 
-from ..conftest import relay_command, sign, start_relay
+from ..conftest import relay_argv, sign, start_relay
 from .conftest import enroll, new_client
 
 
@@ -47,18 +47,7 @@ def test_a_relay_on_a_cut_log_refuses_to_start_in_one_line(tmp_path: Path, worke
         assert relay.stop() == 0  # a clean stop signs a checkpoint over the three entries
     log_dir = cut_below_checkpoint(data)
     run = subprocess.run(
-        [
-            *relay_command(),
-            "--port",
-            "0",
-            "--data-dir",
-            str(data),
-            "--decision-log",
-            "",
-            "--allow-root",
-            "--workers",
-            workers,
-        ],
+        relay_argv(data, "--workers", workers),
         capture_output=True,
         text=True,
         timeout=60,
