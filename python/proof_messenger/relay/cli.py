@@ -294,9 +294,9 @@ def _prefork(cfg: Config, sock: socket.socket, host: str, port: int) -> int:
             code = 1
             try:
                 code = _run_worker(cfg, sock, host, port)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-                if exc.code is not None and not isinstance(exc.code, int):
+            except SystemExit as exc:  # as the interpreter exits: None is 0, a message 1
+                code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+                if not isinstance(exc.code, int | None):
                     print(f"proof-messenger relay: {exc.code}", file=sys.stderr, flush=True)
             except BaseException:
                 # os._exit skips the interpreter's own report: without this, a crashing
