@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import proof_messenger as pm
 import pytest
+from proof_messenger.integrations import PROOF_HEADER, encode_header
 from proof_messenger.relay import load_config
 from proof_messenger.relay.http import create_app
 from proof_messenger.relay.service import Relay, build_relay
@@ -178,15 +179,24 @@ def relay_argv(data_dir: Path, *args: str) -> list[str]:
     ]
 
 
-def demo_transfer(subject: str) -> dict[str, str]:
-    """The demo page's transfer context for ``subject``."""
-    return {
+def demo_transfer(
+    key: pm.SigningKey, subject: str, nonce: str, *, compromised: bool = False
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The demo page's transfer request for ``subject``: its context (the JSON body) and its
+    headers, the proof over the challenge ``nonce`` and, if ``compromised``, the switch that
+    makes the demo's proxy alter the amount."""
+    context = {
         "action": "wire_transfer",
         "amount": "2500.00",
         "currency": "EUR",
         "to": "DE89",
         "subject": subject,
     }
+    proof = pm.sign(context, key, audience="demo-bank", nonce=nonce)
+    headers = {PROOF_HEADER: encode_header(proof.to_json())}
+    if compromised:
+        headers["X-Demo-Compromised-Proxy"] = "1"
+    return context, headers
 
 
 def relay_command() -> list[str]:

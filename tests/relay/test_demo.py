@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import proof_messenger as pm
 import pytest
-from proof_messenger.integrations import PROOF_HEADER, encode_header
 from proof_messenger.relay.http.routes.demo import CSP, find_wasm_dir
 
 from .conftest import REPO, RelayHarness, audit_entries, demo_transfer, start_relay
@@ -60,11 +59,7 @@ async def test_demo_server_side(demo: RelayHarness) -> None:
     async def send(compromised: bool) -> dict:
         ch = await h.http.post("/demo/api/challenge", json={"subject": subject})
         assert ch.status_code == 201, ch.text
-        context = demo_transfer(subject)
-        proof = pm.sign(context, key, audience="demo-bank", nonce=ch.json()["nonce"])
-        headers = {PROOF_HEADER: encode_header(proof.to_json())}
-        if compromised:
-            headers["X-Demo-Compromised-Proxy"] = "1"
+        context, headers = demo_transfer(key, subject, ch.json()["nonce"], compromised=compromised)
         r = await h.http.post("/demo/api/transfer", json=context, headers=headers)
         assert r.status_code == 200
         return r.json()

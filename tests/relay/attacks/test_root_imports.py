@@ -42,7 +42,6 @@ from pathlib import Path
 import httpx
 import proof_messenger as pm
 import pytest
-from proof_messenger.integrations import PROOF_HEADER, encode_header
 from proof_messenger.relay.stores.credentials import b64url_decode
 from test_webauthn_authenticator import AUDIENCE, CONTEXT, ORIGIN, RP_ID, Authenticator, b64url
 
@@ -510,11 +509,7 @@ def exercise_demo(relay: RelayProcess, http: httpx.Client) -> None:
     for compromised, backend in ((False, 200), (True, 403)):
         ch = http.post(url + "/demo/api/challenge", json={"subject": subject})
         assert ch.status_code == 201, ch.text
-        context = demo_transfer(subject)
-        proof = pm.sign(context, key, audience="demo-bank", nonce=ch.json()["nonce"])
-        headers = {PROOF_HEADER: encode_header(proof.to_json())}
-        if compromised:
-            headers["X-Demo-Compromised-Proxy"] = "1"
+        context, headers = demo_transfer(key, subject, ch.json()["nonce"], compromised=compromised)
         r = http.post(url + "/demo/api/transfer", json=context, headers=headers)
         assert r.status_code == 200 and r.json()["backend"]["status"] == backend, r.text
     options = http.post(url + "/demo/api/webauthn/challenge", json={})
